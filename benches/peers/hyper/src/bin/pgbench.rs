@@ -1,0 +1,145 @@
+//! `pgbench`: tokio-postgres round trips and row decoding, for the `pg` suite.
+//!
+//! Three measurements, identical in the asyncpg peer (`benches/peers/python/pg_bench.py`) and in
+//! rasgi's own `pgbench` binary:
+//!
+//! - `roundtrips_c1`: one connection, one query in flight at a time, for `--duration` seconds:
+//!   `SELECT id, randomnumber FROM world WHERE id = $1` (prepared once) with a random id.
+//!   This is pure latency: one loop turn, one write, one read per query.
+//! - `roundtrips_c16`: the same query on 16 connections, each with one query in flight, all
+//!   driven by the one thread. Connections rather than pipelining because asyncpg cannot run two
+//!   queries on one connection at once; 16 connections is the shape both drivers support.
+//! - `rows`: `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`
+//!   (prepared once), every column of every row decoded into a native value (i32, String, f64),
+//!   repeated for `--duration` seconds. Reported as rows decoded per second.
+//!
+//! Why a current-thread runtime: asyncpg runs on one asyncio loop and rasgi on one event loop,
+//! so the client side of every contender gets exactly one core.
+//!
+//! Usage: `pgbench --database-url URL [--duration SECONDS] [--only roundtrips_c1,rows]`
+
+use std::time::{Duration, Instant};
+
+use rasgi_peer_hyper::{fail, Flags, Measurement};
+use tokio_postgres::{Client, NoTls, Statement};
+
+const PROGRAM: &str = "pgbench";
+const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
+/// The fixed 100,000-row query; its text must stay identical across the three implementations.
+const ROWS_QUERY: &str = "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
+const CONCURRENCY: usize = 16;
+
+fn main() {
+    let flags = Flags::parse(PROGRAM, &["database-url", "duration", "only"]);
+    let url = flags.get("database-url", &std::env::var("DATABASE_URL").unwrap_or_default());
+    if url.is_empty() {
+        fail(PROGRAM, "give --database-url or set DATABASE_URL");
+    }
+    let duration = flags.seconds(PROGRAM, "duration", 5.0);
+    let only = flags.get("only", "roundtrips_c1,roundtrips_c16,rows");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("cannot build the tokio runtime");
+    runtime.block_on(async {
+        for measure in only.split(',') {
+            let result = match measure {
+                "roundtrips_c1" => roundtrips(&url, 1, duration).await,
+                "roundtrips_c16" => roundtrips(&url, CONCURRENCY, duration).await,
+                "rows" => rows(&url, duration).await,
+                other => fail(PROGRAM, &format!("unknown measurement {other}")),
+            };
+            match result {
+                Ok((ops, elapsed, unit)) => Measurement {
+                    bench: "pg",
+                    implementation: "tokio-postgres",
+                    measure,
+                    value: ops as f64 / elapsed.as_secs_f64(),
+                    unit,
+                    ops,
+                    seconds: elapsed.as_secs_f64(),
+                }
+                .emit(),
+                Err(e) => fail(PROGRAM, &format!("{measure}: {e}")),
+            }
+        }
+    });
+}
+
+async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("{PROGRAM}: connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Runs `concurrency` independent query loops, one per connection, until `duration` passes.
+async fn roundtrips(
+    url: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
+    let mut clients = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let client = connect(url).await?;
+        let statement = client.prepare(WORLD_QUERY).await?;
+        clients.push((client, statement));
+    }
+    let start = Instant::now();
+    let deadline = start + duration;
+    let loops = clients.into_iter().enumerate().map(|(i, (client, statement))| {
+        tokio::spawn(query_loop(client, statement, deadline, i as u32))
+    });
+    let mut total = 0;
+    for handle in loops.collect::<Vec<_>>() {
+        total += handle.await.expect("a query loop panicked")?;
+    }
+    Ok((total, start.elapsed(), "ops/s"))
+}
+
+async fn query_loop(
+    client: Client,
+    statement: Statement,
+    deadline: Instant,
+    seed: u32,
+) -> Result<u64, tokio_postgres::Error> {
+    let mut done = 0u64;
+    let mut id = seed.wrapping_mul(7919) % 10_000;
+    while Instant::now() < deadline {
+        // A cheap stride through 1..=10,000 keeps ids varied without a random generator.
+        id = (id + 3_371) % 10_000;
+        let key = id as i32 + 1;
+        let row = client.query_one(&statement, &[&key]).await?;
+        let found: i32 = row.get(0);
+        debug_assert_eq!(found, key);
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Repeats the 100,000-row query, decoding every value, until `duration` passes (at least once).
+async fn rows(url: &str, duration: Duration) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
+    let client = connect(url).await?;
+    let statement = client.prepare(ROWS_QUERY).await?;
+    let start = Instant::now();
+    let mut decoded = 0u64;
+    // Accumulate something from every column so the decoding cannot be optimised away.
+    let mut checksum = 0f64;
+    loop {
+        for row in client.query(&statement, &[]).await? {
+            let n: i32 = row.get(0);
+            let label: String = row.get(1);
+            let ratio: f64 = row.get(2);
+            checksum += n as f64 + label.len() as f64 + ratio;
+            decoded += 1;
+        }
+        if start.elapsed() >= duration {
+            break;
+        }
+    }
+    std::hint::black_box(checksum);
+    Ok((decoded, start.elapsed(), "rows/s"))
+}

@@ -1,0 +1,356 @@
+//! The executor: the task table, the ready queue, and the loop turn.
+//!
+//! [`Executor::turn`] is the event loop. Everything else in rasgi — the HTTP server, the
+//! Postgres client, the HTTPS client — is futures that this one function polls. Read it
+//! first; it is four steps long.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use rasgi_reactor::Reactor;
+
+use crate::task::{Task, TaskFuture, TaskId, TaskInfo, TaskStats};
+use crate::waker::{Shared, TaskWaker};
+
+thread_local! {
+    /// The executor of the loop running on this thread.
+    static CURRENT: RefCell<Option<Rc<Executor>>> = const { RefCell::new(None) };
+}
+
+/// Tunables of one loop; see [`crate::Builder`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// Most tasks polled in one turn before the loop checks I/O again. Without a bound,
+    /// tasks that keep waking each other would starve every socket.
+    pub(crate) tasks_per_turn: usize,
+    /// A poll longer than this logs a warning; zero turns the detector (and the timing
+    /// of polls) off.
+    pub(crate) slow_poll_threshold: Duration,
+}
+
+/// The running half of one event loop.
+pub(crate) struct Executor {
+    /// The reactor this loop sleeps in.
+    reactor: Reactor,
+    /// Every live task. Borrowed only briefly, never across a poll or a drop of a task's
+    /// future (both can re-enter: spawn, wake, abort).
+    tasks: RefCell<TaskTable>,
+    /// Tasks woken on this thread, in wake order; each appears at most once thanks to
+    /// the waker's `scheduled` flag.
+    ready: RefCell<VecDeque<TaskId>>,
+    /// What other threads may touch: the inbox of cross-thread wake-ups.
+    shared: Arc<Shared>,
+    /// The task being polled right now.
+    current: Cell<Option<TaskId>>,
+    /// Tunables.
+    config: Config,
+}
+
+impl Executor {
+    pub(crate) fn new(reactor: Reactor, config: Config) -> Executor {
+        let shared = Arc::new(Shared::new(reactor.unparker()));
+        Executor {
+            reactor,
+            tasks: RefCell::new(TaskTable::default()),
+            ready: RefCell::new(VecDeque::new()),
+            shared,
+            current: Cell::new(None),
+            config,
+        }
+    }
+
+    /// One turn of the event loop.
+    ///
+    /// ```text
+    ///   1. run the tasks that are ready (at most `tasks_per_turn`)
+    ///   2. decide how long we may sleep: not at all if work is left, else until the
+    ///      next timer, else until something happens
+    ///   3. sleep in the kernel until a socket is ready (or the timeout, or an unpark);
+    ///      the reactor wakes the tasks waiting on the ready sockets
+    ///   4. wake the tasks whose timers expired
+    /// ```
+    pub(crate) fn turn(&self) -> std::io::Result<()> {
+        // 1. Run what is ready.
+        self.run_ready_tasks();
+
+        // 2. How long may the reactor sleep?
+        let timeout = if self.has_ready_work() {
+            Some(Duration::ZERO)
+        } else {
+            self.reactor.next_deadline().map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        };
+
+        // 3. Sleep until I/O, and wake the futures waiting on ready sockets.
+        self.reactor.wait(timeout)?;
+
+        // 4. Wake the futures whose deadlines passed.
+        self.reactor.fire_expired_timers(Instant::now());
+        Ok(())
+    }
+
+    /// Polls queued tasks, up to the per-turn budget.
+    fn run_ready_tasks(&self) {
+        self.drain_inbox();
+        for _ in 0..self.config.tasks_per_turn {
+            let next = self.ready.borrow_mut().pop_front();
+            match next {
+                Some(id) => self.poll_task(id),
+                None => break,
+            }
+        }
+    }
+
+    /// True if the loop must not sleep: a task or the main future is waiting to run.
+    pub(crate) fn has_ready_work(&self) -> bool {
+        !self.ready.borrow().is_empty()
+            || self.shared.inbox_pending.load(Ordering::Acquire)
+            || self.shared.main_woken.load(Ordering::Acquire)
+    }
+
+    /// Moves tasks woken by other threads onto the ready queue.
+    fn drain_inbox(&self) {
+        if !self.shared.inbox_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let woken = std::mem::take(&mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()));
+        self.ready.borrow_mut().extend(woken);
+    }
+
+    /// Polls one task once.
+    fn poll_task(&self, id: TaskId) {
+        // Move the future out of the table: the poll may spawn (which inserts into the
+        // table) or drop other tasks' handles, and must not find the table borrowed.
+        let Some((mut future, waker)) = self.tasks.borrow_mut().start_poll(id) else {
+            return; // finished or aborted since it was woken
+        };
+
+        self.current.set(Some(id));
+        let timed = !self.config.slow_poll_threshold.is_zero();
+        let started = timed.then(Instant::now);
+        let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
+        let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
+        self.current.set(None);
+
+        if timed && elapsed >= self.config.slow_poll_threshold {
+            self.warn_slow_poll(id, elapsed);
+        }
+        match poll {
+            Poll::Ready(()) => {
+                let task = self.tasks.borrow_mut().remove(id);
+                // Dropped here, outside any borrow: the future's destructors may call
+                // back into the executor.
+                drop(future);
+                drop(task);
+            }
+            Poll::Pending => self.tasks.borrow_mut().finish_poll(id, future, elapsed),
+        }
+    }
+
+    /// The slow-poll detector's report: asyncio's debug mode prints "Executing <Task>
+    /// took 0.301 seconds"; we also say what to do about it.
+    fn warn_slow_poll(&self, id: TaskId, elapsed: Duration) {
+        let who = match self.task_name(id) {
+            Some(name) => format!("task '{name}' ({id})"),
+            None => format!("task {id}"),
+        };
+        crate::log_warn!(
+            "slow poll: {who} held the event loop for {:.1} ms (threshold {} ms); every other \
+             task waited. Move blocking or CPU-heavy work to spawn_blocking.",
+            elapsed.as_secs_f64() * 1000.0,
+            self.config.slow_poll_threshold.as_millis()
+        );
+    }
+
+    /// Adds a task and queues it for its first poll.
+    pub(crate) fn spawn(&self, future: TaskFuture, name: Option<Rc<str>>) -> (TaskId, Waker) {
+        let (id, waker) = self.tasks.borrow_mut().insert(future, name, &self.shared);
+        self.schedule_local(id, "spawn");
+        (id, waker)
+    }
+
+    /// Queues a task from the loop's own thread. The caller has already set the
+    /// task's `scheduled` flag (or the task is new).
+    pub(crate) fn schedule_local(&self, id: TaskId, _by: &'static str) {
+        self.ready.borrow_mut().push_back(id);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn current_task(&self) -> Option<TaskId> {
+        self.current.get()
+    }
+
+    pub(crate) fn set_task_name(&self, id: TaskId, name: Option<Rc<str>>) {
+        if let Some(task) = self.tasks.borrow_mut().get_mut(id) {
+            task.name = name;
+        }
+    }
+
+    pub(crate) fn task_name(&self, id: TaskId) -> Option<Rc<str>> {
+        self.tasks.borrow_mut().get_mut(id).and_then(|t| t.name.clone())
+    }
+
+    pub(crate) fn task_infos(&self) -> Vec<TaskInfo> {
+        let current = self.current.get();
+        self.tasks.borrow().infos(current)
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().live
+    }
+
+    /// Makes this the current executor of the thread until the returned guard drops.
+    pub(crate) fn enter(self: &Rc<Self>) -> ExecutorGuard {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        ExecutorGuard { previous }
+    }
+
+    /// Runs `f` with the current executor, or `None` outside a loop (also during
+    /// thread teardown, when the thread-local is already gone).
+    pub(crate) fn with_current_opt<R>(f: impl FnOnce(Option<&Rc<Executor>>) -> R) -> R {
+        let executor = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+        f(executor.as_ref())
+    }
+
+    /// Runs `f` with the current executor; panics with a helpful message outside a loop.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Executor>) -> R) -> R {
+        Executor::with_current_opt(|executor| match executor {
+            Some(executor) => f(executor),
+            None => panic!(
+                "spawn called outside a rasgi event loop: call it from inside \
+                 rasgi_executor::block_on (or Runtime::block_on)"
+            ),
+        })
+    }
+
+    /// Drops every remaining task (when the runtime shuts down).
+    pub(crate) fn drop_all_tasks(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        self.ready.borrow_mut().clear();
+        drop(tasks);
+    }
+}
+
+/// Restores the previous current executor when dropped.
+pub(crate) struct ExecutorGuard {
+    previous: Option<Rc<Executor>>,
+}
+
+impl Drop for ExecutorGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The task table: a slab of slots with generations.
+#[derive(Default)]
+struct TaskTable {
+    /// Slot `i` holds a task whose id has `index == i` and the slot's generation.
+    slots: Vec<Slot>,
+    /// Free slot indices.
+    free: Vec<u32>,
+    /// Number of occupied slots.
+    live: usize,
+}
+
+/// One slot of the task table.
+#[derive(Default)]
+struct Slot {
+    /// Bumped every time the slot is freed, invalidating old ids.
+    generation: u32,
+    /// The task, or `None` for a free slot.
+    task: Option<Task>,
+}
+
+impl TaskTable {
+    fn insert(&mut self, future: TaskFuture, name: Option<Rc<str>>, shared: &Arc<Shared>) -> (TaskId, Waker) {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        let id = TaskId { index, generation: slot.generation };
+        // Born scheduled: the spawn queues it for its first poll.
+        let header = Arc::new(TaskWaker { id, scheduled: true.into(), shared: shared.clone() });
+        let waker = Waker::from(header.clone());
+        slot.task = Some(Task {
+            future: Some(future),
+            waker: waker.clone(),
+            header,
+            name,
+            stats: TaskStats::default(),
+        });
+        self.live += 1;
+        (id, waker)
+    }
+
+    fn get_mut(&mut self, id: TaskId) -> Option<&mut Task> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.task.as_mut()
+    }
+
+    /// Takes what a poll needs out of the table, and clears the task's `scheduled`
+    /// flag: from here on, a wake-up (even one during the poll itself) queues the task
+    /// for another round instead of being lost.
+    fn start_poll(&mut self, id: TaskId) -> Option<(TaskFuture, Waker)> {
+        let task = self.get_mut(id)?;
+        let future = task.future.take()?;
+        task.header.scheduled.store(false, Ordering::Release);
+        Some((future, task.waker.clone()))
+    }
+
+    /// Puts a still-pending future back after its poll and counts the poll.
+    fn finish_poll(&mut self, id: TaskId, future: TaskFuture, elapsed: Duration) {
+        if let Some(task) = self.get_mut(id) {
+            task.future = Some(future);
+            task.stats.polls += 1;
+            task.stats.busy += elapsed;
+            task.stats.longest_poll = task.stats.longest_poll.max(elapsed);
+        }
+    }
+
+    fn remove(&mut self, id: TaskId) -> Option<Task> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let task = slot.task.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        self.live -= 1;
+        Some(task)
+    }
+
+    fn infos(&self, current: Option<TaskId>) -> Vec<TaskInfo> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| {
+                let task = slot.task.as_ref()?;
+                let id = TaskId { index: index as u32, generation: slot.generation };
+                Some(TaskInfo {
+                    id,
+                    name: task.name.clone(),
+                    scheduled: task.header.scheduled.load(Ordering::Relaxed),
+                    running: current == Some(id),
+                    stats: task.stats,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,54 @@
+//! # rasgi-reactor — everything that *waits*
+//!
+//! An event loop has two halves. The half in this crate waits: it asks the operating
+//! system which sockets became readable or writable, keeps the timers, and wakes whoever
+//! was waiting on them. The other half, `rasgi-executor`, *runs* the tasks that were woken.
+//! In Python's asyncio both halves live inside one object, the event loop; uvloop splits
+//! them the same way (libuv waits, the loop runs callbacks).
+//!
+//! The reactor knows [`std::task::Waker`]s, never tasks: a future that cannot make
+//! progress hands its waker to the reactor, and the reactor calls `wake()` when the
+//! thing it waited for happened. What waking *means* is the executor's business.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use rasgi_reactor::Reactor;
+//!
+//! // A reactor on its own: register a timer, then turn until it fires.
+//! let reactor = Reactor::new().unwrap();
+//! let _entered = reactor.enter();
+//! let deadline = Instant::now() + Duration::from_millis(5);
+//! let timeout = reactor.next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
+//! assert!(timeout.is_none(), "no timer registered yet");
+//! reactor.wait(Some(Duration::from_millis(10))).unwrap();
+//! assert!(Instant::now() >= deadline);
+//! ```
+//!
+//! # Layout
+//!
+//! | file | concept |
+//! |---|---|
+//! | `reactor.rs` | the [`Reactor`]: owns `mio::Poll`, maps readiness events to wakers |
+//! | `source.rs` | [`Registration`]: one socket's place in the reactor, with separate read and write waiters |
+//! | `timer.rs` | [`Timers`]: the deadline structure the loop asks for its next timeout |
+//! | `sleep.rs` | [`Sleep`], [`sleep`], [`sleep_until`]: the hand-written leaf future of `asyncio.sleep` |
+//! | `unpark.rs` | [`Unparker`]: wake a sleeping loop from another thread (`mio::Waker`) |
+//! | `net/listener.rs` | [`net::TcpListener`]: accept, address reuse, `SO_REUSEPORT` |
+//! | `net/stream.rs` | [`net::TcpStream`]: connect, read, write, vectored write, shutdown |
+
+#![warn(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod net;
+mod reactor;
+mod sleep;
+mod source;
+mod timer;
+mod unpark;
+
+pub use reactor::{Reactor, ReactorGuard, Stats};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use source::{Direction, Registration};
+pub use timer::{TimerKey, Timers};
+pub use unpark::Unparker;

@@ -1,0 +1,112 @@
+//! `sleep`: the leaf future behind `await asyncio.sleep(1)`, written by hand.
+//!
+//! A `Sleep` is a small state machine with two states. *Unregistered*: it has a deadline
+//! but the reactor does not know about it yet. *Registered*: its waker sits in the
+//! reactor's timer table under a key. Polling checks the clock first; only a sleep that
+//! is not yet due registers (or refreshes) its waker and returns `Pending`. Dropping a
+//! registered `Sleep` removes its timer, so a `timeout` that did not expire leaves no
+//! trace in the reactor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::reactor::Reactor;
+use crate::timer::TimerKey;
+
+/// Waits until `duration` has passed. Must be awaited on a loop thread.
+///
+/// Like `asyncio.sleep`, the clock starts when `sleep` is called, not when the future is
+/// first polled.
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(Instant::now() + duration)
+}
+
+/// Waits until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline, registered: None }
+}
+
+/// Future returned by [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    /// When the sleep ends. Fixed unless [`Sleep::reset`] moves it.
+    deadline: Instant,
+    /// The reactor and key of our timer while one is pending; `None` before the first
+    /// `Pending` and after the sleep completed or was reset.
+    registered: Option<(Reactor, TimerKey)>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reactor")
+    }
+}
+
+impl Sleep {
+    /// The instant this sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later), cancelling the pending timer if any. A
+    /// connection's idle timer is reset after every request instead of being rebuilt.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+    }
+
+    fn cancel(&mut self) {
+        if let Some((reactor, key)) = self.registered.take() {
+            reactor.remove_timer(key);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Due? Then we are done, whether or not the timer fired first. (The loop may
+        // poll us because of some other wake-up after the deadline passed.)
+        if Instant::now() >= self.deadline {
+            self.cancel();
+            return Poll::Ready(());
+        }
+        match &self.registered {
+            // Registered: make sure the stored waker is this task's (a future can move
+            // between tasks, e.g. inside a select that another task took over).
+            Some((reactor, key)) => {
+                if !reactor.update_timer(*key, cx.waker()) {
+                    // Our timer was fired and removed by a reactor whose clock ran
+                    // slightly ahead of ours; register afresh.
+                    let reactor = reactor.clone();
+                    let key = reactor.insert_timer(self.deadline, cx.waker().clone());
+                    self.registered = Some((reactor, key));
+                }
+            }
+            // First Pending: register with this thread's reactor.
+            None => {
+                let deadline = self.deadline;
+                let registered = Reactor::with_current(|reactor| {
+                    (reactor.clone(), reactor.insert_timer(deadline, cx.waker().clone()))
+                });
+                self.registered = Some(registered);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

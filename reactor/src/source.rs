@@ -1,0 +1,121 @@
+//! A socket's place in the reactor: who is waiting for it to become readable, and who
+//! for it to become writable.
+//!
+//! Read and write waiters are kept apart because one connection is often read by one
+//! piece of code and written by another at the same time (an HTTP server reading the
+//! next pipelined request while the response is still flushing). One shared slot would
+//! let the second waiter silently evict the first, which then never wakes.
+
+use std::io;
+use std::task::{Context, Poll, Waker};
+
+use crate::reactor::Reactor;
+
+/// Which readiness a future waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Bytes to read, a connection to accept, or the peer's end of stream.
+    Read,
+    /// Room in the kernel's send buffer, or a finished non-blocking connect.
+    Write,
+}
+
+/// The wakers waiting on one registered socket.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    /// Woken when the socket reports readable, read-closed or error.
+    read: Option<Waker>,
+    /// Woken when the socket reports writable, write-closed or error.
+    write: Option<Waker>,
+}
+
+impl Waiters {
+    /// Stores `waker`, replacing a previous one only when it would wake a different task
+    /// (`will_wake`): a future polled again by the same task keeps its existing waker
+    /// and the clone is saved.
+    pub(crate) fn set(&mut self, direction: Direction, waker: &Waker) {
+        let slot = match direction {
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
+        };
+        match slot {
+            Some(existing) if existing.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    pub(crate) fn take(&mut self, direction: Direction) -> Option<Waker> {
+        match direction {
+            Direction::Read => self.read.take(),
+            Direction::Write => self.write.take(),
+        }
+    }
+}
+
+/// A socket registered with the reactor of the thread that created it. Deregisters
+/// itself (through [`Registration::deregister`]) when its owner is dropped.
+pub struct Registration {
+    /// The reactor the socket is registered with; events for `token` arrive there only.
+    reactor: Reactor,
+    /// Index of this socket's [`Waiters`] in the reactor's table.
+    token: usize,
+}
+
+impl Registration {
+    /// Registers `source` with the current thread's reactor for the given interests.
+    pub fn new(source: &mut impl mio::event::Source, interest: mio::Interest) -> io::Result<Registration> {
+        Reactor::with_current(|reactor| {
+            let token = reactor.register(source, interest)?;
+            Ok(Registration { reactor: reactor.clone(), token })
+        })
+    }
+
+    /// The heart of every socket future: try the non-blocking operation `op`; if the
+    /// kernel answers `WouldBlock`, leave the task's waker with the reactor and return
+    /// `Pending`.
+    ///
+    /// Two rules of edge-triggered epoll meet here. An event is reported once per
+    /// *change* of state, not while the state lasts, so a future may only wait after the
+    /// kernel has said `WouldBlock` — if it waited with unread bytes still buffered, no
+    /// new edge would ever come and it would sleep forever. And trying first, waiting
+    /// second, also closes the race the other way round: any edge after the `WouldBlock`
+    /// is queued in epoll and delivered at the loop's next `wait`, by which time the
+    /// waker below is in place (this all happens on one thread).
+    pub fn poll_io<T>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Register before returning Pending: that is the Future contract.
+                    self.reactor.set_waker(self.token, direction, cx.waker());
+                    return Poll::Pending;
+                }
+                // A signal interrupted the system call; nothing happened, try again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Waits for the next readiness event in `direction` without performing any
+    /// operation. Used after a non-blocking `connect`, where "writable" means "the
+    /// connection attempt finished" (successfully or not).
+    pub fn register_waker(&self, direction: Direction, waker: &Waker) {
+        self.reactor.set_waker(self.token, direction, waker);
+    }
+
+    /// The token this socket is registered under (shown by diagnostics).
+    pub fn token(&self) -> usize {
+        self.token
+    }
+
+    /// Removes `source` from the reactor. Called by the owning socket's `Drop`, which
+    /// still holds the mio source this registration refers to.
+    pub fn deregister(&mut self, source: &mut impl mio::event::Source) {
+        self.reactor.deregister(source, self.token);
+    }
+}

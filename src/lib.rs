@@ -1,0 +1,6 @@
+//! # rasgi
+//!
+//! An ASGI-like async web runtime for Rust, built from first principles.
+#![warn(missing_docs)]
+
+pub mod pg;
