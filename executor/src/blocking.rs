@@ -139,7 +139,11 @@ fn submit(job: Job) {
     state.queue.push_back(job);
     if state.idle > 0 {
         pool.work_available.notify_one();
-    } else if state.threads < pool.max_threads.load(Ordering::Relaxed) {
+    }
+    // `idle` still counts a thread that was notified but has not woken up yet, so "is
+    // a thread idle?" is the wrong question: with one idle thread, a burst of jobs would
+    // all queue behind it. Start a thread whenever queued jobs outnumber idle threads.
+    if state.queue.len() > state.idle && state.threads < pool.max_threads.load(Ordering::Relaxed) {
         state.threads += 1;
         let spawned = thread::Builder::new().name("rasgi-blocking".into()).spawn(worker);
         if spawned.is_err() {

@@ -53,7 +53,7 @@ mod waker;
 
 pub use blocking::spawn_blocking;
 pub use combinators::{join, join_all, select, yield_now, Either};
-pub use join::{spawn, spawn_named, JoinError, JoinHandle};
+pub use join::{panic_message, spawn, spawn_named, JoinError, JoinHandle};
 pub use rasgi_reactor::{sleep, sleep_until, Sleep};
 pub use runtime::{block_on, Builder, Runtime};
 pub use timeout::{timeout, timeout_at, Elapsed};

@@ -131,7 +131,6 @@ async def updates(request: Request):
             worlds.append({"id": row[0], "randomNumber": random_id()})
         # Sorted by id so that two requests updating overlapping rows lock them in the same
         # order: executemany runs in one transaction, and unordered locks could deadlock.
-        await conn.executemany(
-            WRITE_ROW, sorted((w["randomNumber"], w["id"]) for w in worlds, key=lambda t: t[1])
-        )
+        rows = sorted(((w["randomNumber"], w["id"]) for w in worlds), key=lambda row: row[1])
+        await conn.executemany(WRITE_ROW, rows)
     return JSONResponse(worlds)

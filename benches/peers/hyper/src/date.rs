@@ -12,8 +12,9 @@ use hyper::header::HeaderValue;
 thread_local! {
     /// (unix second the value was formatted for, the formatted header). Refreshed whenever the
     /// clock's second differs, so it is never more than one second stale.
-    static CACHED: RefCell<(u64, HeaderValue)> =
-        RefCell::new((0, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")));
+    static CACHED: RefCell<(u64, HeaderValue)> = const {
+        RefCell::new((0, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")))
+    };
 }
 
 /// The current `Date` header value. Cloning a `HeaderValue` only bumps a reference count.

@@ -68,9 +68,17 @@ impl Db {
             let update_world = client
                 .prepare("UPDATE world SET randomnumber = $1 WHERE id = $2")
                 .await?;
-            connections.push(Connection { client, select_world, select_fortunes, update_world });
+            connections.push(Connection {
+                client,
+                select_world,
+                select_fortunes,
+                update_world,
+            });
         }
-        Ok(Db { connections, next: AtomicUsize::new(0) })
+        Ok(Db {
+            connections,
+            next: AtomicUsize::new(0),
+        })
     }
 
     fn pick(&self) -> &Connection {
@@ -83,7 +91,10 @@ impl Db {
         let conn = self.pick();
         let id = rng::world_id();
         let row = conn.client.query_one(&conn.select_world, &[&id]).await?;
-        Ok(World { id: row.get(0), random_number: row.get(1) })
+        Ok(World {
+            id: row.get(0),
+            random_number: row.get(1),
+        })
     }
 
     /// `/queries`: `count` random rows, all SELECTs in flight at once on one connection.
@@ -104,7 +115,9 @@ impl Db {
             world.random_number = rng::world_id();
         }
         try_join_all(worlds.iter().map(|w| async move {
-            conn.client.execute(&conn.update_world, &[&w.random_number, &w.id]).await
+            conn.client
+                .execute(&conn.update_world, &[&w.random_number, &w.id])
+                .await
         }))
         .await?;
         Ok(worlds)
@@ -116,7 +129,10 @@ impl Db {
         let rows = conn.client.query(&conn.select_fortunes, &[]).await?;
         Ok(rows
             .iter()
-            .map(|row| Fortune { id: row.get(0), message: row.get(1) })
+            .map(|row| Fortune {
+                id: row.get(0),
+                message: row.get(1),
+            })
             .collect())
     }
 }
@@ -125,12 +141,16 @@ async fn select_many(conn: &Connection, count: usize) -> Result<Vec<World>, toki
     // Draw the ids first: the query futures borrow their parameters until they complete
     // (hence the `async move` blocks, which own each parameter slice).
     let ids: Vec<i32> = (0..count).map(|_| rng::world_id()).collect();
-    let rows = try_join_all(ids.iter().map(|id| async move {
-        conn.client.query_one(&conn.select_world, &[id]).await
-    }))
+    let rows = try_join_all(
+        ids.iter()
+            .map(|id| async move { conn.client.query_one(&conn.select_world, &[id]).await }),
+    )
     .await?;
     Ok(rows
         .iter()
-        .map(|row| World { id: row.get(0), random_number: row.get(1) })
+        .map(|row| World {
+            id: row.get(0),
+            random_number: row.get(1),
+        })
         .collect())
 }

@@ -55,8 +55,14 @@ mod tests {
     #[test]
     fn escapes_and_sorts() {
         let html = render(vec![
-            Fortune { id: 11, message: "<script>\"x\" & 'y'</script>".into() },
-            Fortune { id: 12, message: "フレームワークのベンチマーク".into() },
+            Fortune {
+                id: 11,
+                message: "<script>\"x\" & 'y'</script>".into(),
+            },
+            Fortune {
+                id: 12,
+                message: "フレームワークのベンチマーク".into(),
+            },
         ]);
         assert!(html.contains(
             "<tr><td>11</td><td>&lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;</td></tr>"

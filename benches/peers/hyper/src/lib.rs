@@ -23,7 +23,13 @@ impl Flags {
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
             let Some(name) = flag.strip_prefix("--").filter(|n| known.contains(n)) else {
-                fail(program, &format!("unknown argument {flag}; known flags: --{}", known.join(", --")));
+                fail(
+                    program,
+                    &format!(
+                        "unknown argument {flag}; known flags: --{}",
+                        known.join(", --")
+                    ),
+                );
             };
             let Some(value) = args.next() else {
                 fail(program, &format!("{flag} needs a value"));
@@ -35,7 +41,10 @@ impl Flags {
 
     /// The flag's value, or `default` when absent.
     pub fn get(&self, name: &str, default: &str) -> String {
-        self.values.get(name).cloned().unwrap_or_else(|| default.to_string())
+        self.values
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
     }
 
     /// The flag parsed as a number of seconds.
@@ -43,7 +52,10 @@ impl Flags {
         let text = self.get(name, &default.to_string());
         match text.parse::<f64>() {
             Ok(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
-            _ => fail(program, &format!("--{name} must be a positive number of seconds, not {text}")),
+            _ => fail(
+                program,
+                &format!("--{name} must be a positive number of seconds, not {text}"),
+            ),
         }
     }
 
@@ -52,7 +64,10 @@ impl Flags {
         let text = self.get(name, &default.to_string());
         match text.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => fail(program, &format!("--{name} must be a positive integer, not {text}")),
+            _ => fail(
+                program,
+                &format!("--{name} must be a positive integer, not {text}"),
+            ),
         }
     }
 }

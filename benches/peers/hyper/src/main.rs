@@ -66,7 +66,9 @@ fn parse_args() -> Result<Args, String> {
             "--port" => args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--database-url" => args.database_url = Some(value()?),
             "--db-connections" => {
-                args.db_connections = value()?.parse().map_err(|e| format!("--db-connections: {e}"))?
+                args.db_connections = value()?
+                    .parse()
+                    .map_err(|e| format!("--db-connections: {e}"))?
             }
             other => return Err(format!("unknown flag {other}")),
         }
@@ -98,12 +100,17 @@ async fn serve(args: Args) -> Result<(), Box<dyn Error>> {
     let db = match &args.database_url {
         Some(url) => Some(Arc::new(Db::connect(url, args.db_connections).await?)),
         None => {
-            eprintln!("hyper-techempower: no --database-url or DATABASE_URL; database routes answer 503");
+            eprintln!(
+                "hyper-techempower: no --database-url or DATABASE_URL; database routes answer 503"
+            );
             None
         }
     };
     let listener = TcpListener::bind((args.host.as_str(), args.port)).await?;
-    eprintln!("hyper-techempower: listening on http://{}:{}", args.host, args.port);
+    eprintln!(
+        "hyper-techempower: listening on http://{}:{}",
+        args.host, args.port
+    );
 
     // Exit cleanly on SIGTERM/SIGINT: returning from main lets tools such as callgrind write
     // their counters, which a process killed by the default signal action may not.
@@ -141,6 +148,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn Error>> {
     }
 }
 
+const JSON: &str = "application/json";
+
 /// The body of `/json`; serialized on every request, never cached, per the TechEmpower rules.
 #[derive(Serialize)]
 struct Message {
@@ -151,13 +160,18 @@ async fn handle(
     req: Request<Incoming>,
     db: Option<Arc<Db>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    const JSON: &str = "application/json";
     let path = req.uri().path();
     let response = match path {
-        "/plaintext" => respond(StatusCode::OK, "text/plain", Bytes::from_static(b"Hello, World!")),
+        "/plaintext" => respond(
+            StatusCode::OK,
+            "text/plain",
+            Bytes::from_static(b"Hello, World!"),
+        ),
         "/json" => {
-            let body = serde_json::to_vec(&Message { message: "Hello, World!" })
-                .expect("a static struct always serializes");
+            let body = serde_json::to_vec(&Message {
+                message: "Hello, World!",
+            })
+            .expect("a static struct always serializes");
             respond(StatusCode::OK, JSON, body.into())
         }
         "/db" | "/queries" | "/fortunes" | "/updates" => {
@@ -173,9 +187,10 @@ async fn handle(
                 "/db" => db.random_world().await.map(|w| json_body(&w)),
                 "/queries" => db.random_worlds(count).await.map(|w| json_body(&w)),
                 "/updates" => db.update_worlds(count).await.map(|w| json_body(&w)),
-                _ => db.fortunes().await.map(|rows| {
-                    (fortunes::render(rows).into(), "text/html; charset=utf-8")
-                }),
+                _ => db
+                    .fortunes()
+                    .await
+                    .map(|rows| (fortunes::render(rows).into(), "text/html; charset=utf-8")),
             };
             match result {
                 Ok((body, content_type)) => respond(StatusCode::OK, content_type, body),
@@ -186,14 +201,18 @@ async fn handle(
                 ),
             }
         }
-        _ => respond(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"Not Found")),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            Bytes::from_static(b"Not Found"),
+        ),
     };
     Ok(response)
 }
 
 fn json_body<T: Serialize>(value: &T) -> (Bytes, &'static str) {
     let body = serde_json::to_vec(value).expect("World rows always serialize");
-    (body.into(), "application/json")
+    (body.into(), JSON)
 }
 
 /// TechEmpower's rule for `?queries=`: missing, empty or not a number means 1, and the value is

@@ -59,7 +59,9 @@ fn main() {
 
 async fn spawn_complete() -> (u64, Duration) {
     let start = Instant::now();
-    let handles: Vec<_> = (0..SPAWNS).map(|i| tokio::spawn(async move { i })).collect();
+    let handles: Vec<_> = (0..SPAWNS)
+        .map(|i| tokio::spawn(async move { i }))
+        .collect();
     let mut sum = 0u64;
     for handle in handles {
         sum = sum.wrapping_add(handle.await.expect("a trivial task cannot panic"));

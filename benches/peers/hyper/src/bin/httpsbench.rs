@@ -51,7 +51,8 @@ fn main() {
             .https_only()
             .enable_http1()
             .build();
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+        let client: Client<_, Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(connector);
 
         let start = Instant::now();
         let deadline = start + duration;
@@ -95,18 +96,29 @@ fn tls_config(path: &str) -> Result<rustls::ClientConfig, String> {
         .with_no_client_auth())
 }
 
-async fn get_loop<C>(client: Client<C, Empty<Bytes>>, url: Uri, deadline: Instant) -> Result<u64, String>
+async fn get_loop<C>(
+    client: Client<C, Empty<Bytes>>,
+    url: Uri,
+    deadline: Instant,
+) -> Result<u64, String>
 where
     C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
 {
     let mut done = 0;
     while Instant::now() < deadline {
-        let response = client.get(url.clone()).await.map_err(|e| format!("GET {url}: {e:?}"))?;
+        let response = client
+            .get(url.clone())
+            .await
+            .map_err(|e| format!("GET {url}: {e:?}"))?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: status {}", response.status()));
         }
         // Read the body to the end: the connection only returns to the pool afterwards.
-        response.into_body().collect().await.map_err(|e| format!("GET {url}: body: {e}"))?;
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("GET {url}: body: {e}"))?;
         done += 1;
     }
     Ok(done)

@@ -26,12 +26,16 @@ use tokio_postgres::{Client, NoTls, Statement};
 const PROGRAM: &str = "pgbench";
 const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
 /// The fixed 100,000-row query; its text must stay identical across the three implementations.
-const ROWS_QUERY: &str = "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
+const ROWS_QUERY: &str =
+    "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
 const CONCURRENCY: usize = 16;
 
 fn main() {
     let flags = Flags::parse(PROGRAM, &["database-url", "duration", "only"]);
-    let url = flags.get("database-url", &std::env::var("DATABASE_URL").unwrap_or_default());
+    let url = flags.get(
+        "database-url",
+        &std::env::var("DATABASE_URL").unwrap_or_default(),
+    );
     if url.is_empty() {
         fail(PROGRAM, "give --database-url or set DATABASE_URL");
     }
@@ -90,9 +94,12 @@ async fn roundtrips(
     }
     let start = Instant::now();
     let deadline = start + duration;
-    let loops = clients.into_iter().enumerate().map(|(i, (client, statement))| {
-        tokio::spawn(query_loop(client, statement, deadline, i as u32))
-    });
+    let loops = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, statement))| {
+            tokio::spawn(query_loop(client, statement, deadline, i as u32))
+        });
     let mut total = 0;
     for handle in loops.collect::<Vec<_>>() {
         total += handle.await.expect("a query loop panicked")?;
@@ -121,7 +128,10 @@ async fn query_loop(
 }
 
 /// Repeats the 100,000-row query, decoding every value, until `duration` passes (at least once).
-async fn rows(url: &str, duration: Duration) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
+async fn rows(
+    url: &str,
+    duration: Duration,
+) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
     let client = connect(url).await?;
     let statement = client.prepare(ROWS_QUERY).await?;
     let start = Instant::now();

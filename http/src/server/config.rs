@@ -1,0 +1,151 @@
+//! Server settings and the uvicorn-like command-line flags that set them.
+
+use std::time::Duration;
+
+use rasgi_executor::log::Level;
+
+use crate::error::ServerError;
+
+/// Everything a server loop needs to know. Shared read-only by every worker.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Interface to listen on (`--host`, default `127.0.0.1`).
+    pub host: String,
+    /// Port (`--port`, default 8000; 0 picks a free one).
+    pub port: u16,
+    /// Event loops, each on its own thread with its own listener (`--workers`).
+    pub workers: usize,
+    /// How long an idle kept-alive connection stays open (`--timeout-keep-alive`,
+    /// default 5 s). Behind a proxy, set it *above* the proxy's idle timeout, or the
+    /// proxy may send a request on a connection we are closing.
+    pub timeout_keep_alive: Duration,
+    /// How long a client may take to send a request head (`--timeout-header`, 10 s):
+    /// the defence against slowloris clients that trickle bytes to hold connections.
+    pub timeout_header: Duration,
+    /// How long shutdown waits for in-flight requests (`--timeout-graceful-shutdown`).
+    pub timeout_graceful_shutdown: Duration,
+    /// Above this many open connections per loop, requests get 503
+    /// (`--limit-concurrency`).
+    pub limit_concurrency: Option<usize>,
+    /// Largest request body in bytes (`--limit-body`, default 16 MiB); 413 beyond.
+    pub limit_body: u64,
+    /// Log verbosity (`--log-level`).
+    pub log_level: Level,
+    /// One line per request (`--no-access-log` turns it off).
+    pub access_log: bool,
+    /// Where the application is mounted behind a proxy (`--root-path`).
+    pub root_path: String,
+    /// Listen backlog (`--backlog`).
+    pub backlog: i32,
+    /// Slow-poll warning threshold in milliseconds; 0 disables (`--slow-poll-ms`).
+    pub slow_poll_ms: Option<u64>,
+    /// Catch SIGINT/SIGTERM for graceful shutdown. Off for servers inside tests.
+    pub handle_signals: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            workers: 1,
+            timeout_keep_alive: Duration::from_secs(5),
+            timeout_header: Duration::from_secs(10),
+            timeout_graceful_shutdown: Duration::from_secs(30),
+            limit_concurrency: None,
+            limit_body: 16 * 1024 * 1024,
+            log_level: Level::Info,
+            access_log: true,
+            root_path: String::new(),
+            backlog: 1024,
+            slow_poll_ms: None,
+            handle_signals: true,
+        }
+    }
+}
+
+/// The `--help` text.
+pub const USAGE: &str = "\
+Options:
+  --host HOST                      bind to this address (default 127.0.0.1)
+  --port PORT                      bind to this port (default 8000)
+  --workers N                      event loops, one thread each (default 1)
+  --timeout-keep-alive SECS        close idle keep-alive connections after SECS (default 5)
+  --timeout-header SECS            a request head must arrive within SECS (default 10)
+  --timeout-graceful-shutdown SECS wait this long for in-flight requests on shutdown (default 30)
+  --limit-concurrency N            answer 503 above N open connections per loop
+  --limit-body BYTES               largest request body (default 16777216)
+  --log-level LEVEL                critical|error|warning|info|debug (default info)
+  --no-access-log                  do not log each request
+  --root-path PATH                 the mount point behind a proxy
+  --backlog N                      listen backlog (default 1024)
+  --slow-poll-ms MS                warn when one poll blocks the loop longer (default 100, 0 = off)
+  -h, --help                       show this help
+";
+
+impl Config {
+    /// Parses uvicorn-style flags (without the program name). Unknown flags are errors,
+    /// so a typo is not silently ignored.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, ServerError> {
+        let mut config = Config::default();
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let (flag, inline) = match flag.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (flag, None),
+            };
+            let mut value = |name: &str| -> Result<String, ServerError> {
+                inline.clone().or_else(|| args.next()).ok_or_else(|| ServerError::Config(format!("{name} needs a value")))
+            };
+            match flag.as_str() {
+                "--host" => config.host = value("--host")?,
+                "--port" => config.port = number(&flag, &value(&flag)?)?,
+                "--workers" => config.workers = number::<usize>(&flag, &value(&flag)?)?.max(1),
+                "--timeout-keep-alive" => config.timeout_keep_alive = seconds(&flag, &value(&flag)?)?,
+                "--timeout-header" => config.timeout_header = seconds(&flag, &value(&flag)?)?,
+                "--timeout-graceful-shutdown" => config.timeout_graceful_shutdown = seconds(&flag, &value(&flag)?)?,
+                "--limit-concurrency" => config.limit_concurrency = Some(number(&flag, &value(&flag)?)?),
+                "--limit-body" => config.limit_body = number(&flag, &value(&flag)?)?,
+                "--log-level" => {
+                    let v = value(&flag)?;
+                    config.log_level = Level::parse(&v).ok_or_else(|| ServerError::Config(format!("unknown log level {v:?}")))?;
+                }
+                "--no-access-log" => config.access_log = false,
+                "--access-log" => config.access_log = true,
+                "--root-path" => config.root_path = value(&flag)?,
+                "--backlog" => config.backlog = number(&flag, &value(&flag)?)?,
+                "--slow-poll-ms" => config.slow_poll_ms = Some(number(&flag, &value(&flag)?)?),
+                other => return Err(ServerError::Config(format!("unknown option {other:?}; see --help"))),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, ServerError> {
+    v.parse().map_err(|_| ServerError::Config(format!("{flag} expects a number, got {v:?}")))
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration, ServerError> {
+    let secs: f64 = number(flag, v)?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(ServerError::Config(format!("{flag} expects a non-negative number of seconds")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uvicorn_flags() {
+        let args = ["--port", "9000", "--workers=2", "--timeout-keep-alive", "7.5", "--no-access-log", "--log-level", "warning"];
+        let c = Config::from_args(args.iter().map(|s| s.to_string())).unwrap();
+        assert_eq!((c.port, c.workers, c.access_log), (9000, 2, false));
+        assert_eq!(c.timeout_keep_alive, Duration::from_millis(7500));
+        assert_eq!(c.log_level, Level::Warn);
+        let err = Config::from_args(["--prot".to_string()]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid configuration: unknown option \"--prot\"; see --help");
+    }
+}
