@@ -83,6 +83,7 @@ impl HttpVersion {
 /// The server fills one `Scope` per connection and refills it for every request, so
 /// its buffers are allocated once per connection, not once per request. The request
 /// head is copied into `head` and every string field is a range into it.
+#[derive(Clone)]
 pub struct Scope {
     /// The request line and headers as received, header names lowercased in place.
     pub(crate) head: Vec<u8>,

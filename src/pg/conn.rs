@@ -1,0 +1,650 @@
+//! A connection to PostgreSQL — asyncpg's `Connection`: `execute`, `fetch`, `fetchrow`,
+//! `fetchval`, scripts, transactions, pipelines, notices.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rasgi::pg::PgError> {
+//! use rasgi::pg::Connection;
+//! let mut conn = Connection::connect("postgres://app:secret@127.0.0.1:5432/app").await?;
+//! conn.execute("INSERT INTO mytable (name, value) VALUES ($1, $2)", &[&"pi", &3.14]).await?;
+//! for row in conn.fetch("SELECT id, name FROM mytable WHERE id > $1", &[&0]).await? {
+//!     let id: i32 = row.get("id")?;
+//!     println!("{id}: {}", row.to_json()?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every query uses the *extended* protocol: the statement is prepared once (Parse + Describe,
+//! cached per connection), then each execution is Bind + Execute + Sync — written with one
+//! `write`, answered by one reply. Multi-statement scripts use the *simple* protocol (Query),
+//! which allows several statements but no parameters and returns text.
+//!
+//! A `Connection` is `!Send` and belongs to the loop thread that opened it, like every socket
+//! in rasgi. Methods take `&mut self`: one request at a time, the same rule asyncpg enforces
+//! at run time with "another operation is in progress".
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use postgres_protocol::message::frontend;
+use rasgi_executor::reactor::net::TcpStream;
+use rasgi_executor::timeout_at;
+
+use crate::pg::config::Config;
+use crate::pg::error::{DbError, Notice, PgError};
+use crate::pg::io::{Drain, Reply, RoundTrip};
+use crate::pg::message::{rows_affected, Message};
+use crate::pg::row::{parse_row_description, Column, Row};
+use crate::pg::statement::{Statement, StatementCache};
+use crate::pg::types::{Encoded, Format, ToSql, Type};
+
+/// The transaction state the server reported in its last ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Not in a transaction block (`I`).
+    Idle,
+    /// In a transaction block (`T`).
+    InTransaction,
+    /// In a failed transaction block (`E`): every statement fails until ROLLBACK.
+    Failed,
+}
+
+impl TransactionStatus {
+    pub(crate) fn from_byte(status: u8) -> Result<TransactionStatus, PgError> {
+        match status {
+            b'I' => Ok(TransactionStatus::Idle),
+            b'T' => Ok(TransactionStatus::InTransaction),
+            b'E' => Ok(TransactionStatus::Failed),
+            other => Err(PgError::protocol(format!("unknown transaction status '{}'", other as char))),
+        }
+    }
+}
+
+/// The process id and secret key a CancelRequest must quote (BackendKeyData).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendKey {
+    /// The server process serving this connection (`pg_backend_pid()`).
+    pub process_id: i32,
+    /// The secret that proves a cancel comes from this connection's owner.
+    pub secret_key: i32,
+}
+
+/// A `NOTIFY` received on a channel this connection `LISTEN`s to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying backend's process id.
+    pub process_id: i32,
+    /// The channel.
+    pub channel: String,
+    /// The payload.
+    pub payload: String,
+}
+
+/// The outcome of one query of a [`crate::pg::Pipeline`].
+#[derive(Debug, Default)]
+pub struct QueryResult {
+    /// The rows it returned.
+    pub rows: Vec<Row>,
+    /// The count from its command tag (rows inserted, updated, deleted or selected).
+    pub rows_affected: u64,
+}
+
+/// A callback for server notices.
+type NoticeHandler = Box<dyn FnMut(&Notice)>;
+
+/// An open connection to a PostgreSQL server.
+pub struct Connection {
+    /// The socket, registered with this thread's reactor.
+    pub(crate) stream: TcpStream,
+    /// The server's address, for CancelRequests (which go to a new connection).
+    pub(crate) addr: SocketAddr,
+    /// Bytes received and not yet parsed; always begins at a message boundary.
+    pub(crate) read_buf: BytesMut,
+    /// Encoded messages not yet (completely) written; always ends at a message boundary.
+    pub(crate) write_buf: BytesMut,
+    /// How much to read next (grows while reads fill it; see `io.rs`).
+    pub(crate) read_chunk: usize,
+    /// ReadyForQuerys the server still owes: one per Sync or simple Query queued or sent.
+    /// Zero with an empty `write_buf` means the connection is idle and in sync.
+    pub(crate) pending: usize,
+    /// True when a round trip was dropped before its end: a query may still run on the
+    /// server, so the next request sends a cancel before draining.
+    pub(crate) abandoned: bool,
+    /// From the last ReadyForQuery.
+    pub(crate) tx_status: TransactionStatus,
+    /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
+    pub(crate) broken: Option<String>,
+    /// ParameterStatus values: `server_version`, `TimeZone`, `client_encoding`, ...
+    pub(crate) parameters: HashMap<String, String>,
+    /// For cancelling; `None` only if the server sent no BackendKeyData.
+    pub(crate) backend_key: Option<BackendKey>,
+    /// Prepared statements by SQL text.
+    pub(crate) cache: StatementCache,
+    /// Next server-side statement name suffix; never reused, so a statement left half-made by
+    /// an abandoned request cannot collide with a new one.
+    pub(crate) next_statement: u64,
+    /// Called with every notice; `None` logs it.
+    pub(crate) notice_handler: Option<NoticeHandler>,
+    /// Notifications received and not yet taken.
+    pub(crate) notifications: Vec<Notification>,
+    /// The settings it was opened with (timeouts for cancel and drain).
+    pub(crate) config: Rc<Config>,
+    /// Limit for each public call; `None` = no limit.
+    pub(crate) query_timeout: Option<Duration>,
+    /// The deadline of the call in progress, set at its start from `query_timeout`.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Connection {
+    /// Connects with a `postgres://` URL (missing parts from `PG*` variables), like
+    /// `asyncpg.connect(dsn)`.
+    pub async fn connect(url: &str) -> Result<Connection, PgError> {
+        let config = Config::from_url(url)?;
+        Connection::connect_with(&config).await
+    }
+
+    /// Connects with explicit settings.
+    pub async fn connect_with(config: &Config) -> Result<Connection, PgError> {
+        crate::pg::startup::connect(config).await
+    }
+
+    /// A connection around a connected socket, before startup (used by `startup.rs`).
+    pub(crate) fn new(stream: TcpStream, addr: SocketAddr, config: &Config) -> Connection {
+        Connection {
+            stream,
+            addr,
+            read_buf: BytesMut::with_capacity(16 * 1024),
+            write_buf: BytesMut::with_capacity(4 * 1024),
+            read_chunk: 8 * 1024,
+            pending: 0,
+            abandoned: false,
+            tx_status: TransactionStatus::Idle,
+            broken: None,
+            parameters: HashMap::new(),
+            backend_key: None,
+            cache: StatementCache::new(config.statement_cache_capacity),
+            next_statement: 1,
+            notice_handler: None,
+            notifications: Vec::new(),
+            config: Rc::new(config.clone()),
+            query_timeout: config.query_timeout,
+            deadline: None,
+        }
+    }
+
+    // ---- queries ----
+
+    /// Runs a statement and returns how many rows it affected (asyncpg's `execute` with
+    /// arguments). `params` fill `$1`, `$2`, ...: `&[&id, &"name"]`.
+    pub async fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, PgError> {
+        self.begin_call();
+        Ok(self.query(sql, params, false).await?.rows_affected)
+    }
+
+    /// Runs a query and returns all its rows.
+    pub async fn fetch(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>, PgError> {
+        self.begin_call();
+        Ok(self.query(sql, params, true).await?.rows)
+    }
+
+    /// Runs a query and returns its first row, or `None` (asyncpg's `fetchrow`).
+    pub async fn fetch_one(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>, PgError> {
+        Ok(self.fetch(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a query and returns the first column of its first row (asyncpg's `fetchval`).
+    /// No row at all is [`PgError::NoRows`]; a NULL needs `T = Option<_>`.
+    pub async fn fetch_value<T>(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<T, PgError>
+    where
+        T: for<'a> crate::pg::FromSql<'a>,
+    {
+        let row = self.fetch_one(sql, params).await?.ok_or(PgError::NoRows)?;
+        row.get::<T>(0)
+    }
+
+    /// Runs one or more `;`-separated statements with the simple protocol and returns the
+    /// rows of all of them (in text format). No parameters: never put user input in `sql`.
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Row>, PgError> {
+        self.begin_call();
+        self.settle().await?;
+        self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
+        self.pending += 1;
+        let reply = self.run(SimpleReply::default()).await?;
+        match reply.error {
+            Some(e) => Err(PgError::Server(Box::new(e))),
+            None => Ok(reply.rows),
+        }
+    }
+
+    /// Runs a script of `;`-separated statements (asyncpg's `execute` without arguments);
+    /// they run in one implicit transaction unless the script has its own BEGIN/COMMIT.
+    pub async fn execute_script(&mut self, sql: &str) -> Result<(), PgError> {
+        self.simple_query(sql).await.map(drop)
+    }
+
+    // ---- state ----
+
+    /// The transaction status after the last completed request.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.tx_status
+    }
+
+    /// True once the connection can no longer be used.
+    pub fn is_closed(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// True when nothing is in flight: no unsent bytes, no reply owed.
+    pub fn is_idle(&self) -> bool {
+        self.pending == 0 && self.write_buf.is_empty()
+    }
+
+    /// A run-time parameter the server reported (`server_version`, `TimeZone`, ...).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters.get(name).map(String::as_str)
+    }
+
+    /// The server process id (`pg_backend_pid()`).
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend_key.map(|k| k.process_id)
+    }
+
+    /// What a CancelRequest for this connection needs; see [`crate::pg::cancel_query`].
+    pub fn cancel_token(&self) -> Option<(SocketAddr, BackendKey)> {
+        self.backend_key.map(|key| (self.addr, key))
+    }
+
+    /// Sets the limit for each call from now on (`None` = none). A call that runs past it
+    /// is cancelled on the server and fails with [`PgError::Timeout`].
+    pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
+        self.query_timeout = timeout;
+    }
+
+    /// The current per-call limit.
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
+    }
+
+    /// Sends every server notice (RAISE NOTICE, warnings) to `handler` instead of the log.
+    pub fn set_notice_handler(&mut self, handler: impl FnMut(&Notice) + 'static) {
+        self.notice_handler = Some(Box::new(handler));
+    }
+
+    /// Takes the notifications received so far (after `LISTEN channel`).
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// Number of prepared statements cached.
+    pub fn cached_statements(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Ends the session politely (Terminate) and closes the socket.
+    pub async fn close(mut self) -> Result<(), PgError> {
+        if self.broken.is_some() {
+            return Ok(());
+        }
+        self.write_buf.clear();
+        frontend::terminate(&mut self.write_buf);
+        self.flush().await?;
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        Ok(())
+    }
+
+    // ---- the machinery under every query ----
+
+    /// Starts a public call: fixes its deadline.
+    pub(crate) fn begin_call(&mut self) {
+        self.deadline = self.query_timeout.map(|t| Instant::now() + t);
+    }
+
+    /// Makes the connection ready for a new request: refuses a broken one, and finishes what
+    /// an earlier, abandoned request or a dropped transaction guard left behind — cancel a
+    /// query that may still run, write what is unwritten, read what is unread.
+    pub(crate) async fn settle(&mut self) -> Result<(), PgError> {
+        if let Some(reason) = &self.broken {
+            return Err(PgError::Closed(reason.clone()));
+        }
+        if self.pending == 0 {
+            return Ok(());
+        }
+        if self.abandoned {
+            self.send_cancel().await;
+        }
+        let drained = self.run(Drain::default()).await?;
+        for error in drained.errors {
+            rasgi_executor::log_debug!("postgres: discarded the error of an abandoned request: {error}");
+        }
+        Ok(())
+    }
+
+    /// Exchanges whatever the write buffer holds, under the call's deadline. On expiry the
+    /// running query is cancelled on the server and the connection drained (`cancel.rs`).
+    pub(crate) async fn run<R: Reply + Unpin>(&mut self, reply: R) -> Result<R, PgError> {
+        let Some(deadline) = self.deadline else {
+            return RoundTrip::new(self, reply).await;
+        };
+        match timeout_at(deadline, RoundTrip::new(self, reply)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.cancel_after_timeout().await),
+        }
+    }
+
+    /// Appends messages to the write buffer; on error takes back whatever was half-written,
+    /// so the buffer always ends at a message boundary.
+    pub(crate) fn encode(&mut self, f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>) -> Result<(), PgError> {
+        let start = self.write_buf.len();
+        let result = f(&mut self.write_buf);
+        if result.is_err() {
+            self.write_buf.truncate(start);
+        }
+        result
+    }
+
+    /// Prepare-or-reuse, bind, execute; re-prepares once when the cached statement went stale.
+    pub(crate) async fn query(&mut self, sql: &str, params: &[&dyn ToSql], keep_rows: bool) -> Result<QueryResult, PgError> {
+        self.settle().await?;
+        let mut retried = false;
+        loop {
+            let statement = self.prepare(sql).await?;
+            self.encode(|buf| write_bind_execute(buf, &statement, params))?;
+            self.pending += 1;
+            let reply = self.run(Executed::new(statement.columns.clone(), keep_rows)).await?;
+            match reply.error {
+                None => return Ok(QueryResult { rows: reply.rows, rows_affected: reply.rows_affected }),
+                Some(e) if e.is_stale_statement() => {
+                    self.forget_statement(sql);
+                    // Outside a transaction nothing was done, so running it again is safe. Inside
+                    // one the error has aborted the transaction: the caller must roll back
+                    // (asyncpg raises InvalidCachedStatementError in the same case).
+                    if !retried && self.tx_status == TransactionStatus::Idle {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(PgError::Server(Box::new(e)));
+                }
+                Some(e) => return Err(PgError::Server(Box::new(e))),
+            }
+        }
+    }
+
+    /// The prepared statement for `sql`: from the cache, or prepared now (one round trip:
+    /// Parse, Describe, Sync).
+    pub(crate) async fn prepare(&mut self, sql: &str) -> Result<Rc<Statement>, PgError> {
+        if let Some(statement) = self.cache.get(sql) {
+            return Ok(statement);
+        }
+        let name = if self.cache.enabled() {
+            self.next_statement += 1;
+            format!("rasgi_s{}", self.next_statement - 1)
+        } else {
+            String::new() // the unnamed statement, replaced by the next Parse
+        };
+        self.encode(|buf| write_prepare(buf, &name, sql))?;
+        self.pending += 1;
+        let reply = self.run(Prepared::default()).await?;
+        if let Some(e) = reply.error {
+            return Err(PgError::Server(Box::new(e)));
+        }
+        let (Some(param_types), Some(columns)) = (reply.param_types, reply.columns) else {
+            return Err(self.fail(PgError::protocol("Describe answered without parameter or row description")));
+        };
+        let statement = Rc::new(Statement { name, param_types, columns: Rc::from(columns) });
+        if self.cache.enabled() {
+            if let Some(evicted) = self.cache.insert(sql, statement.clone()) {
+                self.queue_close(&evicted.name);
+            }
+        }
+        Ok(statement)
+    }
+
+    /// Drops a cached statement here and (with the next request) on the server.
+    pub(crate) fn forget_statement(&mut self, sql: &str) {
+        if let Some(statement) = self.cache.remove(sql) {
+            self.queue_close(&statement.name);
+        }
+    }
+
+    /// Queues Close for a server-side statement. No Sync of its own: it travels in front of
+    /// the next request, and its CloseComplete is skipped by the round trip.
+    fn queue_close(&mut self, name: &str) {
+        if !name.is_empty() {
+            let _ = self.encode(|buf| frontend::close(b'S', name, buf).map_err(|e| PgError::Config(e.to_string())));
+        }
+    }
+
+    /// Queues a simple Query to run before the next request, without waiting (used by a
+    /// dropped transaction guard, which cannot await). Its reply is drained by `settle`.
+    pub(crate) fn queue_simple(&mut self, sql: &str) {
+        if self.broken.is_none() && self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string()))).is_ok() {
+            self.pending += 1;
+        }
+    }
+
+    /// Takes the messages that can arrive at any moment; returns the others.
+    pub(crate) fn handle_asynchronous(&mut self, message: Message) -> Option<Message> {
+        match message {
+            Message::NoticeResponse { body } => {
+                match DbError::parse(&body) {
+                    Ok(notice) => match &mut self.notice_handler {
+                        Some(handler) => handler(&notice),
+                        None => rasgi_executor::log_info!("postgres {}: {}", notice.severity, notice.message),
+                    },
+                    Err(e) => rasgi_executor::log_warn!("postgres: unreadable notice: {e}"),
+                }
+                None
+            }
+            Message::ParameterStatus { name, value } => {
+                self.parameters.insert(name, value);
+                None
+            }
+            Message::NotificationResponse { process_id, channel, payload } => {
+                self.notifications.push(Notification { process_id, channel, payload });
+                None
+            }
+            other => Some(other),
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("config", &self.config)
+            .field("backend_pid", &self.backend_pid())
+            .field("transaction_status", &self.tx_status)
+            .field("pending", &self.pending)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+/// Parse + Describe(statement) + Sync.
+fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result<(), PgError> {
+    let nul = |e: std::io::Error| PgError::Config(format!("the query text is invalid: {e}"));
+    frontend::parse(name, sql, std::iter::empty(), buf).map_err(nul)?;
+    frontend::describe(b'S', name, buf).map_err(nul)?;
+    frontend::sync(buf);
+    Ok(())
+}
+
+/// Bind + Execute + Sync for a prepared statement.
+pub(crate) fn write_bind_execute(buf: &mut BytesMut, statement: &Statement, params: &[&dyn ToSql]) -> Result<(), PgError> {
+    write_bind(buf, statement, params)?;
+    frontend::execute("", 0, buf).map_err(|e| PgError::protocol(e.to_string()))?;
+    frontend::sync(buf);
+    Ok(())
+}
+
+/// Writes a Bind message by hand (postgres-protocol's `bind` wants every format before any
+/// value, but a value's format is only known once it is encoded):
+///
+/// ```text
+/// 'B' len | portal\0 | statement\0 | i16 n, n × i16 param format | i16 n, n × (i32 len | bytes)
+///         | i16 m, m × i16 result format
+/// ```
+///
+/// The parameter formats are reserved, then patched as each value reports how it encoded.
+fn write_bind(buf: &mut BytesMut, statement: &Statement, params: &[&dyn ToSql]) -> Result<(), PgError> {
+    let types = &statement.param_types;
+    if params.len() != types.len() {
+        return Err(PgError::Encode {
+            param: params.len(),
+            pg_type: "-".to_string(),
+            reason: format!("the statement has {} parameter(s) but {} value(s) were given", types.len(), params.len()),
+        });
+    }
+    let count = i16::try_from(params.len()).map_err(|_| PgError::Encode {
+        param: params.len(),
+        pg_type: "-".to_string(),
+        reason: "more than 32767 parameters".to_string(),
+    })?;
+    let start = buf.len();
+    buf.put_u8(b'B');
+    buf.put_i32(0); // length, patched below
+    buf.put_u8(0); // unnamed portal
+    buf.put_slice(statement.name.as_bytes());
+    buf.put_u8(0);
+    buf.put_i16(count);
+    let formats_at = buf.len();
+    buf.put_bytes(0, 2 * params.len());
+    buf.put_i16(count);
+    for (i, (param, &ty)) in params.iter().zip(types).enumerate() {
+        let len_at = buf.len();
+        buf.put_i32(0);
+        let encode_error = |reason: String| PgError::Encode { param: i + 1, pg_type: ty.name(), reason };
+        let (len, format) = match param.to_sql(ty, buf).map_err(encode_error)? {
+            Encoded::Null => (-1, Format::Binary),
+            encoded => {
+                let len = i32::try_from(buf.len() - len_at - 4).map_err(|_| encode_error("value over 2 GiB".into()))?;
+                (len, if encoded == Encoded::Text { Format::Text } else { Format::Binary })
+            }
+        };
+        buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        let at = formats_at + 2 * i;
+        buf[at..at + 2].copy_from_slice(&(format as i16).to_be_bytes());
+    }
+    write_result_formats(buf, &statement.columns);
+    let len = i32::try_from(buf.len() - start - 1).map_err(|_| PgError::protocol("Bind message over 2 GiB"))?;
+    buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+/// The result format codes: none (all text), one (the same for all), or one per column.
+fn write_result_formats(buf: &mut BytesMut, columns: &[Column]) {
+    let first = columns.first().map_or(Format::Text, Column::format);
+    if columns.iter().all(|c| c.format() == first) {
+        if first == Format::Text {
+            buf.put_i16(0);
+        } else {
+            buf.put_i16(1);
+            buf.put_i16(first as i16);
+        }
+    } else {
+        buf.put_i16(columns.len() as i16);
+        for column in columns {
+            buf.put_i16(column.format() as i16);
+        }
+    }
+}
+
+/// The reply to Parse + Describe + Sync.
+#[derive(Default)]
+struct Prepared {
+    param_types: Option<Vec<Type>>,
+    columns: Option<Vec<Column>>,
+    error: Option<DbError>,
+}
+
+impl Reply for Prepared {
+    fn message(&mut self, message: Message) -> Result<(), PgError> {
+        match message {
+            Message::ParseComplete => {}
+            Message::ParameterDescription { body } => self.param_types = Some(parse_parameter_description(body)?),
+            Message::RowDescription { body } => self.columns = Some(parse_row_description(&body, false)?),
+            Message::NoData => self.columns = Some(Vec::new()),
+            other => return Err(unexpected(&other, "preparing a statement")),
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error.get_or_insert(error);
+    }
+}
+
+fn parse_parameter_description(mut body: bytes::Bytes) -> Result<Vec<Type>, PgError> {
+    let count = crate::pg::message::get_i16(&mut body)?;
+    (0..count).map(|_| crate::pg::message::get_i32(&mut body).map(|oid| Type(oid as u32))).collect()
+}
+
+pub(crate) fn unexpected(message: &Message, during: &str) -> PgError {
+    PgError::protocol(format!("unexpected {message:?} while {during}"))
+}
+
+/// The reply to Bind + Execute + Sync.
+pub(crate) struct Executed {
+    /// The statement's columns, shared into every row.
+    columns: Rc<[Column]>,
+    /// False for `execute`, which wants only the count: rows are then not kept.
+    keep_rows: bool,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) rows_affected: u64,
+    pub(crate) error: Option<DbError>,
+}
+
+impl Executed {
+    pub(crate) fn new(columns: Rc<[Column]>, keep_rows: bool) -> Executed {
+        Executed { columns, keep_rows, rows: Vec::new(), rows_affected: 0, error: None }
+    }
+}
+
+impl Reply for Executed {
+    fn message(&mut self, message: Message) -> Result<(), PgError> {
+        match message {
+            Message::BindComplete | Message::EmptyQueryResponse | Message::PortalSuspended => {}
+            Message::DataRow { body } => {
+                if self.keep_rows {
+                    self.rows.push(Row::new(self.columns.clone(), body)?);
+                }
+            }
+            Message::CommandComplete { tag } => self.rows_affected = rows_affected(&tag),
+            other => return Err(unexpected(&other, "executing a statement")),
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error.get_or_insert(error);
+    }
+}
+
+/// The reply to a simple Query: any number of result sets, all in text.
+#[derive(Default)]
+struct SimpleReply {
+    columns: Option<Rc<[Column]>>,
+    rows: Vec<Row>,
+    error: Option<DbError>,
+}
+
+impl Reply for SimpleReply {
+    fn message(&mut self, message: Message) -> Result<(), PgError> {
+        match message {
+            Message::RowDescription { body } => self.columns = Some(Rc::from(parse_row_description(&body, true)?)),
+            Message::DataRow { body } => {
+                let columns = self.columns.clone().ok_or_else(|| PgError::protocol("DataRow before RowDescription"))?;
+                self.rows.push(Row::new(columns, body)?);
+            }
+            Message::CommandComplete { .. } | Message::EmptyQueryResponse => self.columns = None,
+            other => return Err(unexpected(&other, "running a simple query")),
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error.get_or_insert(error);
+    }
+}

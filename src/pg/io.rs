@@ -1,0 +1,305 @@
+//! One Postgres round trip as a hand-written future — what asyncpg's protocol does between
+//! `self._write(...)` and the waiter future its `data_received` callback completes.
+//!
+//! A request is a batch of frontend messages already encoded in the connection's write
+//! buffer, each query ending in Sync (or a simple Query). The server answers each Sync with a
+//! ReadyForQuery after the messages of that query. [`RoundTrip`] is the leaf future that
+//! carries one such exchange:
+//!
+//! ```text
+//!            ┌──────────┐ buffer written ┌─────────┐ last ReadyForQuery ┌──────┐
+//!  start ──▶ │ Flushing │ ─────────────▶ │ Reading │ ─────────────────▶ │ Done │
+//!            └──────────┘                └─────────┘                    └──────┘
+//!   Pending: no room in the socket        Pending: no whole message buffered
+//!            (reads meanwhile, see below)          and the socket has no more bytes
+//! ```
+//!
+//! Reading is check-then-parse over the read buffer (`message::parse_message`): a whole
+//! message buffered? parse it, advance; otherwise read more. Each reply message goes to a
+//! [`Reply`], the part that differs between requests (collect rows, remember parameter types,
+//! count affected rows). Messages the server may send at any time — notices, parameter status
+//! changes, notifications — are handled here, whatever the request.
+//!
+//! The connection's bookkeeping (`pending`: ReadyForQuerys still owed) lives in the
+//! connection, not in the future, so a round trip that is dropped half-way (a timeout, an
+//! aborted task) leaves an exact record of what is still on the wire: the next request first
+//! finishes writing and reads the leftovers up to the last owed ReadyForQuery.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Buf;
+
+use crate::pg::conn::{Connection, TransactionStatus};
+use crate::pg::error::{DbError, PgError};
+use crate::pg::message::{parse_message, Message};
+
+/// The smallest read: enough for a typical round trip's reply in one system call.
+const MIN_READ: usize = 8 * 1024;
+/// The largest read, reached by doubling while reads keep filling the buffer (bulk results).
+const MAX_READ: usize = 256 * 1024;
+
+/// What one request does with its reply messages.
+pub(crate) trait Reply {
+    /// A message of the reply (anything but ErrorResponse, ReadyForQuery and the
+    /// asynchronous messages). An `Err` means the message makes no sense here — a protocol
+    /// violation, after which the connection is closed.
+    fn message(&mut self, message: Message) -> Result<(), PgError>;
+
+    /// The server rejected the current query. It now skips everything up to the next Sync,
+    /// then says ReadyForQuery as usual.
+    fn error(&mut self, error: DbError);
+
+    /// One Sync's worth of reply is complete (a ReadyForQuery arrived).
+    fn ready(&mut self) {}
+}
+
+/// The leaf future of one round trip; see the module docs. Resolves to the [`Reply`] once the
+/// connection owes no more ReadyForQuery.
+pub(crate) struct RoundTrip<'c, R> {
+    /// The connection, borrowed for the whole exchange: one request at a time.
+    conn: &'c mut Connection,
+    /// The reply being filled; taken out when the future completes.
+    reply: Option<R>,
+    /// Where the exchange is.
+    state: State,
+    /// A FATAL error the server sent before hanging up: the reason to report instead of a
+    /// bare "connection closed".
+    fatal: Option<DbError>,
+}
+
+/// The states of a round trip.
+enum State {
+    /// Writing the request from the connection's write buffer.
+    Flushing,
+    /// Reading reply messages until the connection owes no ReadyForQuery.
+    Reading,
+    /// Resolved. Polling again would be a bug in the caller.
+    Done,
+}
+
+impl<'c, R: Reply + Unpin> RoundTrip<'c, R> {
+    /// Starts the exchange of whatever the write buffer holds (possibly nothing: a drain).
+    pub(crate) fn new(conn: &'c mut Connection, reply: R) -> RoundTrip<'c, R> {
+        RoundTrip { conn, reply: Some(reply), state: State::Flushing, fatal: None }
+    }
+
+    /// Handles one message: the asynchronous kinds here, the rest by the reply.
+    fn handle(&mut self, message: Message) -> Result<(), PgError> {
+        let reply = self.reply.as_mut().ok_or_else(|| PgError::protocol("reply already taken"))?;
+        match message {
+            Message::ReadyForQuery { status } => {
+                self.conn.pending = self
+                    .conn
+                    .pending
+                    .checked_sub(1)
+                    .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
+                self.conn.tx_status = TransactionStatus::from_byte(status)?;
+                reply.ready();
+            }
+            Message::ErrorResponse { body } => {
+                let error = DbError::parse(&body)?;
+                if error.is_fatal() {
+                    self.fatal = Some(error.clone());
+                }
+                reply.error(error);
+            }
+            // COPY is out of scope: refuse COPY FROM STDIN (the server then reports an error
+            // and carries on) and skip COPY TO STDOUT's data.
+            Message::CopyInResponse => {
+                postgres_protocol::message::frontend::copy_fail("COPY FROM STDIN is not supported by rasgi", &mut self.conn.write_buf)
+                    .map_err(|e| PgError::protocol(e.to_string()))?;
+                self.state = State::Flushing;
+            }
+            Message::CopyOutResponse | Message::CopyData | Message::CopyDone => {}
+            // Closes of evicted statements ride along with requests; their answers need no one.
+            Message::CloseComplete => {}
+            other => {
+                if let Some(other) = self.conn.handle_asynchronous(other) {
+                    reply.message(other)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
+    type Output = Result<R, PgError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match this.state {
+                State::Flushing => match this.conn.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => this.state = State::Reading,
+                    Poll::Ready(Err(e)) => {
+                        this.state = State::Done;
+                        return Poll::Ready(Err(e));
+                    }
+                    // The socket is full. The server may be blocked too, writing replies to
+                    // earlier queries of a long pipeline that nobody reads: read them into
+                    // the buffer meanwhile, or both sides would wait for each other forever.
+                    // (Both wakers are now registered; either readiness re-polls us.)
+                    Poll::Pending => match this.conn.poll_fill(cx, 0) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => {
+                            this.state = State::Done;
+                            return Poll::Ready(Err(e));
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    },
+                },
+                State::Reading => {
+                    if this.conn.pending == 0 {
+                        // Every Sync answered: the connection is clean again.
+                        this.conn.abandoned = false;
+                        this.state = State::Done;
+                        let reply = this.reply.take().ok_or_else(|| PgError::protocol("reply already taken"));
+                        return Poll::Ready(reply);
+                    }
+                    let message = match ready!(this.conn.poll_message(cx)) {
+                        Ok(message) => message,
+                        Err(e) => {
+                            this.state = State::Done;
+                            // The server said why it hung up: report that, not the hang-up.
+                            return Poll::Ready(Err(match this.fatal.take() {
+                                Some(fatal) if matches!(e, PgError::Closed(_) | PgError::Io(_)) => {
+                                    PgError::Server(Box::new(fatal))
+                                }
+                                _ => e,
+                            }));
+                        }
+                    };
+                    if let Err(e) = this.handle(message) {
+                        this.state = State::Done;
+                        return Poll::Ready(Err(this.conn.fail(e)));
+                    }
+                }
+                State::Done => panic!("RoundTrip polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<R> Drop for RoundTrip<'_, R> {
+    fn drop(&mut self) {
+        // Dropped before the last ReadyForQuery: a query may still be running on the server.
+        // The next request cancels it and drains its reply (see `Connection::settle`).
+        if !matches!(self.state, State::Done) {
+            self.conn.abandoned = true;
+        }
+    }
+}
+
+/// A reply that keeps nothing but errors: used to drain what an abandoned request left.
+#[derive(Default)]
+pub(crate) struct Drain {
+    /// The errors the drained reply contained (e.g. 57014 for a cancelled query).
+    pub(crate) errors: Vec<DbError>,
+}
+
+impl Reply for Drain {
+    fn message(&mut self, _: Message) -> Result<(), PgError> {
+        Ok(())
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.errors.push(error);
+    }
+}
+
+impl Connection {
+    /// Check-then-parse one message off the read buffer, reading from the socket while the
+    /// buffer holds no whole message.
+    pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, PgError>> {
+        loop {
+            let mut needed = 0;
+            match parse_message(&mut self.read_buf, &mut needed) {
+                Ok(Some(message)) => return Poll::Ready(Ok(message)),
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
+            }
+            ready!(self.poll_fill(cx, needed))?;
+        }
+    }
+
+    /// Awaits the next message (used by startup, which has no `Reply`).
+    pub(crate) async fn next_message(&mut self) -> Result<Message, PgError> {
+        poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// Reads once from the socket into the read buffer, making room for at least `needed`
+    /// buffered bytes in total (a large DataRow arrives in as few reads as possible).
+    ///
+    /// The socket is edge-triggered: `Ready(Ok)` means bytes arrived and the caller must try
+    /// again (parse, or read more) — only `Pending` has registered the waker.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>, needed: usize) -> Poll<Result<(), PgError>> {
+        if let Some(reason) = &self.broken {
+            return Poll::Ready(Err(PgError::Closed(reason.clone())));
+        }
+        let len = self.read_buf.len();
+        let want = needed.saturating_sub(len).max(self.read_chunk);
+        // The socket writes into initialised memory only (no `unsafe`), so the spare room is
+        // zeroed first; `read_chunk` keeps that cost in proportion to what reads return.
+        self.read_buf.resize(len + want, 0);
+        let result = self.stream.poll_read(cx, &mut self.read_buf[len..]);
+        match result {
+            Poll::Ready(Ok(0)) => {
+                self.read_buf.truncate(len);
+                Poll::Ready(Err(self.fail(PgError::Closed("the server closed the connection".to_string()))))
+            }
+            Poll::Ready(Ok(n)) => {
+                self.read_buf.truncate(len + n);
+                self.read_chunk = if n == want {
+                    (self.read_chunk * 2).min(MAX_READ)
+                } else {
+                    n.next_power_of_two().clamp(MIN_READ, MAX_READ)
+                };
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.read_buf.truncate(len);
+                Poll::Ready(Err(self.fail(PgError::Io(e))))
+            }
+            Poll::Pending => {
+                self.read_buf.truncate(len);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Writes the write buffer out, as far as the socket takes it. Usually one `write` call
+    /// sends a whole request: the batching is the point of building requests in a buffer.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
+        while !self.write_buf.is_empty() {
+            if let Some(reason) = &self.broken {
+                return Poll::Ready(Err(PgError::Closed(reason.clone())));
+            }
+            match ready!(self.stream.poll_write(cx, &self.write_buf)) {
+                Ok(0) => return Poll::Ready(Err(self.fail(PgError::Closed("the socket accepts no more data".into())))),
+                Ok(n) => self.write_buf.advance(n),
+                Err(e) => return Poll::Ready(Err(self.fail(PgError::Io(e)))),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Awaits [`Connection::poll_flush`].
+    pub(crate) async fn flush(&mut self) -> Result<(), PgError> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Marks the connection unusable after an error that leaves the stream in an unknown
+    /// state, and passes the error through.
+    pub(crate) fn fail(&mut self, error: PgError) -> PgError {
+        if self.broken.is_none() {
+            self.broken = Some(match &error {
+                PgError::Closed(reason) => reason.clone(),
+                other => other.to_string(),
+            });
+        }
+        error
+    }
+}

@@ -1,0 +1,193 @@
+//! Opening a connection: TCP, the StartupMessage, authentication, and the session's first
+//! ReadyForQuery — asyncpg's `connect_utils._connect_addr` and the auth part of
+//! `protocol/coreproto.pyx`.
+//!
+//! ```text
+//! client                                   server
+//! StartupMessage(user, database, ...) ──▶
+//!                                     ◀── AuthenticationRequest (one of:)
+//!   trust            R/0  AuthenticationOk, nothing to do
+//!   password         R/3  ──▶ PasswordMessage(password in clear text)
+//!   md5              R/5  ──▶ PasswordMessage("md5" + md5(md5(password + user) + salt))
+//!   scram-sha-256    R/10 ──▶ SASLInitialResponse(client-first)
+//!                    R/11 ──▶ SASLResponse(client-final with proof)
+//!                    R/12     check the server's signature: it proves the *server* knew
+//!                             the password too
+//!                                     ◀── AuthenticationOk
+//!                                     ◀── ParameterStatus × n, BackendKeyData
+//!                                     ◀── ReadyForQuery
+//! ```
+//!
+//! The password hashing and the SCRAM exchange are postgres-protocol's; what is here is the
+//! conversation. rasgi does not speak TLS to PostgreSQL yet, so there is no SSLRequest and
+//! SCRAM runs without channel binding — use it on loopback or a trusted network.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use postgres_protocol::authentication::md5_hash;
+use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256, SCRAM_SHA_256};
+use postgres_protocol::message::frontend;
+use rasgi_executor::reactor::net::TcpStream;
+use rasgi_executor::{spawn_blocking, timeout};
+
+use crate::pg::config::Config;
+use crate::pg::conn::{BackendKey, Connection, TransactionStatus};
+use crate::pg::error::{DbError, PgError};
+use crate::pg::message::Message;
+
+/// Connects, authenticates and waits for the first ReadyForQuery, all within
+/// `config.connect_timeout`.
+pub(crate) async fn connect(config: &Config) -> Result<Connection, PgError> {
+    match timeout(config.connect_timeout, connect_unbounded(config)).await {
+        Ok(result) => result,
+        Err(_) => Err(PgError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("connecting to {config} took longer than {:?} (connect_timeout)", config.connect_timeout),
+        ))),
+    }
+}
+
+async fn connect_unbounded(config: &Config) -> Result<Connection, PgError> {
+    let (stream, addr) = open_socket(config).await?;
+    // Requests are written whole by the client; Nagle's delay would only hold them back.
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(stream, addr, config);
+
+    let mut params = vec![
+        ("user", config.user.as_str()),
+        ("database", config.database.as_str()),
+        // The binary format makes these moot for results, but text values (the simple
+        // protocol, unknown types) and error messages should be UTF-8 and ISO-dated.
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO"),
+    ];
+    if let Some(app) = &config.application_name {
+        params.push(("application_name", app.as_str()));
+    }
+    conn.encode(|buf| frontend::startup_message(params, buf).map_err(|e| PgError::Config(e.to_string())))?;
+    conn.flush().await?;
+
+    authenticate(&mut conn, config).await?;
+
+    // After AuthenticationOk the server reports its settings and our cancel key, then is
+    // ready. A FATAL error is still possible here (e.g. "database does not exist").
+    loop {
+        match conn.next_message().await? {
+            Message::BackendKeyData { process_id, secret_key } => {
+                conn.backend_key = Some(BackendKey { process_id, secret_key });
+            }
+            Message::ReadyForQuery { status } => {
+                conn.tx_status = TransactionStatus::from_byte(status)?;
+                return Ok(conn);
+            }
+            Message::ErrorResponse { body } => return Err(PgError::Server(Box::new(DbError::parse(&body)?))),
+            other => {
+                if let Some(other) = conn.handle_asynchronous(other) {
+                    return Err(conn.fail(crate::pg::conn::unexpected(&other, "starting up")));
+                }
+            }
+        }
+    }
+}
+
+/// Resolves the host and connects to the first address that answers.
+async fn open_socket(config: &Config) -> Result<(TcpStream, SocketAddr), PgError> {
+    let addrs: Vec<SocketAddr> = match config.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, config.port)],
+        Err(_) => {
+            // getaddrinfo blocks (it may ask a DNS server): run it on the blocking pool, the
+            // seed's `run_in_executor`, so the loop keeps serving other tasks meanwhile.
+            let target = (config.host.clone(), config.port);
+            spawn_blocking(move || target.to_socket_addrs().map(Iterator::collect::<Vec<_>>))
+                .await
+                .map_err(|e| PgError::Config(format!("resolving {}: {e}", config.host)))?
+                .map_err(|e| PgError::Config(format!("cannot resolve host {:?}: {e}", config.host)))?
+        }
+    };
+    let mut last_error = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(match last_error {
+        Some(e) => PgError::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot connect to {}:{}: {e} (is PostgreSQL running there?)", config.host, config.port),
+        )),
+        None => PgError::Config(format!("host {:?} resolved to no address", config.host)),
+    })
+}
+
+/// The authentication exchange, up to AuthenticationOk.
+async fn authenticate(conn: &mut Connection, config: &Config) -> Result<(), PgError> {
+    let password = || {
+        config.password.as_deref().ok_or_else(|| {
+            PgError::Auth(format!(
+                "the server wants a password for user {:?}, but none was given: put it in the URL \
+                 (postgres://user:password@host/db) or in PGPASSWORD",
+                config.user
+            ))
+        })
+    };
+    let mut scram: Option<ScramSha256> = None;
+    loop {
+        let (code, data) = match conn.next_message().await? {
+            Message::Authentication { code, data } => (code, data),
+            Message::ErrorResponse { body } => return Err(PgError::Server(Box::new(DbError::parse(&body)?))),
+            other => match conn.handle_asynchronous(other) {
+                None => continue,
+                Some(other) => return Err(conn.fail(crate::pg::conn::unexpected(&other, "authenticating"))),
+            },
+        };
+        let auth_error = |e: std::io::Error| PgError::Auth(format!("SCRAM-SHA-256: {e}"));
+        match code {
+            0 => return Ok(()),
+            3 => {
+                let password = password()?;
+                conn.encode(|buf| frontend::password_message(password.as_bytes(), buf).map_err(auth_error))?;
+            }
+            5 => {
+                let salt: [u8; 4] =
+                    data.as_ref().try_into().map_err(|_| PgError::protocol("MD5 request without a 4-byte salt"))?;
+                let hash = md5_hash(config.user.as_bytes(), password()?.as_bytes(), salt);
+                conn.encode(|buf| frontend::password_message(hash.as_bytes(), buf).map_err(auth_error))?;
+            }
+            10 => {
+                // The body lists the mechanisms the server accepts, NUL-terminated.
+                let offered = data.split(|&b| b == 0).any(|m| m == SCRAM_SHA_256.as_bytes());
+                if !offered {
+                    return Err(PgError::Auth(format!(
+                        "the server offers SASL mechanisms {:?}; rasgi speaks only SCRAM-SHA-256",
+                        String::from_utf8_lossy(&data)
+                    )));
+                }
+                let client = ScramSha256::new(password()?.as_bytes(), ChannelBinding::unsupported());
+                conn.encode(|buf| frontend::sasl_initial_response(SCRAM_SHA_256, client.message(), buf).map_err(auth_error))?;
+                scram = Some(client);
+            }
+            11 => {
+                let client = scram.as_mut().ok_or_else(|| PgError::protocol("SASL continue before SASL start"))?;
+                client.update(&data).map_err(auth_error)?;
+                let message = client.message().to_vec();
+                conn.encode(|buf| frontend::sasl_response(&message, buf).map_err(auth_error))?;
+            }
+            12 => {
+                let client = scram.as_mut().ok_or_else(|| PgError::protocol("SASL final before SASL start"))?;
+                client.finish(&data).map_err(|e| {
+                    PgError::Auth(format!("the server's SCRAM signature does not match ({e}): it may not be the server you meant"))
+                })?;
+                continue; // AuthenticationOk follows
+            }
+            2 | 6 | 7 | 8 | 9 => {
+                return Err(PgError::Auth(format!(
+                    "the server asks for Kerberos/GSSAPI/SSPI authentication (code {code}), which rasgi does \
+                     not speak; configure password, md5 or scram-sha-256 in pg_hba.conf"
+                )))
+            }
+            other => return Err(PgError::protocol(format!("unknown authentication request {other}"))),
+        }
+        conn.flush().await?;
+    }
+}
