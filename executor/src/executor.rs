@@ -285,13 +285,8 @@ impl TaskTable {
         // Born scheduled: the spawn queues it for its first poll.
         let header = Arc::new(TaskWaker { id, scheduled: true.into(), shared: shared.clone() });
         let waker = Waker::from(header.clone());
-        slot.task = Some(Task {
-            future: Some(future),
-            waker: waker.clone(),
-            header,
-            name,
-            stats: TaskStats::default(),
-        });
+        slot.task =
+            Some(Task { future: Some(future), waker: waker.clone(), header, name, stats: TaskStats::default() });
         self.live += 1;
         (id, waker)
     }

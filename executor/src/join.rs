@@ -9,9 +9,9 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
+use std::future::poll_fn;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::future::poll_fn;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -49,10 +49,7 @@ impl JoinError {
 
 /// Extracts the text of a panic payload, if it has one.
 pub fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+    payload.downcast_ref::<&'static str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
 impl fmt::Debug for JoinError {

@@ -10,7 +10,12 @@ impl App for Hello {
     async fn call(&self, scope: &Scope, receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
         if scope.path() == "/echo" {
             // Stream the request body back as it arrives.
-            send.send(SendEvent::Start { status: 200, headers: vec![header("content-type", "application/octet-stream")], trailers: false }).await?;
+            send.send(SendEvent::Start {
+                status: 200,
+                headers: vec![header("content-type", "application/octet-stream")],
+                trailers: false,
+            })
+            .await?;
             loop {
                 match receive.receive().await {
                     rasgi_http::ReceiveEvent::Request { body, more_body } => {

@@ -114,7 +114,12 @@ pub struct Scope {
 
 impl Scope {
     /// An empty scope; the server fills it in.
-    pub(crate) fn new(root_path: Rc<str>, state: Rc<State>, client: Option<SocketAddr>, server: Option<SocketAddr>) -> Scope {
+    pub(crate) fn new(
+        root_path: Rc<str>,
+        state: Rc<State>,
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+    ) -> Scope {
         Scope {
             head: Vec::new(),
             method: 0..0,
@@ -230,7 +235,13 @@ impl fmt::Debug for Scope {
             .field("method", &self.method())
             .field("path", &self.path())
             .field("query_string", &String::from_utf8_lossy(self.query_string()))
-            .field("headers", &self.headers().map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self
+                    .headers()
+                    .map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v)))
+                    .collect::<Vec<_>>(),
+            )
             .field("client", &self.client)
             .finish()
     }
@@ -364,7 +375,12 @@ impl From<crate::error::SendError> for AppError {
 /// `RefCell` freely.
 pub trait App: 'static {
     /// Handles one request: read its body with `receive`, answer through `send`.
-    fn call(&self, scope: &Scope, receive: &Receive<'_>, send: &Sender<'_>) -> impl Future<Output = Result<(), AppError>>;
+    fn call(
+        &self,
+        scope: &Scope,
+        receive: &Receive<'_>,
+        send: &Sender<'_>,
+    ) -> impl Future<Output = Result<(), AppError>>;
 
     /// Handles a lifespan event. Returning `Err(message)` at startup is ASGI's
     /// `lifespan.startup.failed`: the server prints the message and exits non-zero.
@@ -375,7 +391,12 @@ pub trait App: 'static {
 }
 
 impl<A: App> App for Rc<A> {
-    fn call(&self, scope: &Scope, receive: &Receive<'_>, send: &Sender<'_>) -> impl Future<Output = Result<(), AppError>> {
+    fn call(
+        &self,
+        scope: &Scope,
+        receive: &Receive<'_>,
+        send: &Sender<'_>,
+    ) -> impl Future<Output = Result<(), AppError>> {
         (**self).call(scope, receive, send)
     }
 

@@ -115,7 +115,8 @@ impl ChunkedDecoder {
                     self.stage = Stage::Size;
                 }
                 Stage::Trailers(seen) => {
-                    let Some(line_len) = line_length(&buf[pos..], MAX_TRAILERS - seen, "trailer section too large")? else {
+                    let Some(line_len) = line_length(&buf[pos..], MAX_TRAILERS - seen, "trailer section too large")?
+                    else {
                         return Ok(Decoded { consumed: pos, data: pos..pos, done: false });
                     };
                     pos += line_len;

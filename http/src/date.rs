@@ -39,7 +39,8 @@ pub fn append_date(out: &mut Vec<u8>) {
 /// Formats a Unix time as an IMF-fixdate.
 pub fn format_http_date(unix: u64) -> [u8; DATE_LEN] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let days = unix / 86_400;
     let secs = unix % 86_400;
     let (year, month, day) = civil_from_days(days as i64);

@@ -28,7 +28,10 @@ impl fmt::Display for SendError {
         match self {
             SendError::Disconnected => f.write_str("the client disconnected"),
             SendError::OutOfOrder(what) => write!(f, "response events out of order: {what}"),
-            SendError::InvalidHeader(h) => write!(f, "invalid response header {h:?}: names must be tokens and values may not contain CR, LF or NUL"),
+            SendError::InvalidHeader(h) => write!(
+                f,
+                "invalid response header {h:?}: names must be tokens and values may not contain CR, LF or NUL"
+            ),
             SendError::ContentLengthExceeded { declared } => {
                 write!(f, "response body longer than its content-length ({declared} bytes)")
             }

@@ -76,7 +76,9 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         Ok(httparse::Status::Partial) => return check_partial(buf).map(|()| None),
         Err(httparse::Error::Version) => return Err(reject(505, "HTTP version not supported")),
         Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many header fields")),
-        Err(httparse::Error::HeaderName) => return Err(reject(400, "invalid header name (or whitespace before the colon)")),
+        Err(httparse::Error::HeaderName) => {
+            return Err(reject(400, "invalid header name (or whitespace before the colon)"))
+        }
         Err(httparse::Error::HeaderValue) => return Err(reject(400, "invalid character in a header value")),
         Err(httparse::Error::NewLine) | Err(httparse::Error::Token) => {
             return Err(reject(400, "malformed request line or header (bare CR, obs-fold, or a control character)"))
@@ -183,7 +185,10 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         return Err(reject(400, "both Content-Length and Transfer-Encoding"));
     }
     if version == HttpVersion::Http11 && hosts != 1 {
-        return Err(reject(400, if hosts == 0 { "HTTP/1.1 request without Host" } else { "more than one Host header" }));
+        return Err(reject(
+            400,
+            if hosts == 0 { "HTTP/1.1 request without Host" } else { "more than one Host header" },
+        ));
     }
     let body = match (chunked, content_length) {
         (true, _) => BodyFraming::Chunked,

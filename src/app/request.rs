@@ -128,7 +128,9 @@ impl Request {
             Ok(value) => match de.end() {
                 Ok(()) => return Ok(value),
                 // Valid JSON followed by more bytes.
-                Err(e) => return Err(body_error("json_invalid", vec!["body".into()], format!("JSON decode error: {e}"))),
+                Err(e) => {
+                    return Err(body_error("json_invalid", vec!["body".into()], format!("JSON decode error: {e}")))
+                }
             },
             Err(error) => error,
         };

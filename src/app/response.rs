@@ -37,7 +37,11 @@ pub enum Body {
 impl Response {
     /// A response with a status, a content type and a body.
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
-        Response { status, headers: vec![rasgi_http::header("content-type", content_type)], body: Body::Bytes(body.into()) }
+        Response {
+            status,
+            headers: vec![rasgi_http::header("content-type", content_type)],
+            body: Body::Bytes(body.into()),
+        }
     }
 
     /// JSON from any serialisable value. Serialisation cannot fail for the types
@@ -82,7 +86,11 @@ impl Response {
     }
 
     /// Adds (or replaces) a header.
-    pub fn with_header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<rasgi_http::asgi::HeaderValue>) -> Response {
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<rasgi_http::asgi::HeaderValue>,
+    ) -> Response {
         self.set_header(name, value);
         self
     }

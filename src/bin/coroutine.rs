@@ -13,5 +13,8 @@
 use std::time::Duration;
 
 fn main() {
-    rasgi_executor::block_on(rasgi_executor::coroutine::my_coroutine(|line| println!("{line}"), Duration::from_secs(1)));
+    rasgi_executor::block_on(rasgi_executor::coroutine::my_coroutine(
+        |line| println!("{line}"),
+        Duration::from_secs(1),
+    ));
 }

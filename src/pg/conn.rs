@@ -125,6 +125,8 @@ pub struct Connection {
     /// Next server-side statement name suffix; never reused, so a statement left half-made by
     /// an abandoned request cannot collide with a new one.
     pub(crate) next_statement: u64,
+    /// How many savepoint guards are open (names the next one, see `transaction.rs`).
+    pub(crate) savepoint_depth: u32,
     /// Called with every notice; `None` logs it.
     pub(crate) notice_handler: Option<NoticeHandler>,
     /// Notifications received and not yet taken.
@@ -166,6 +168,7 @@ impl Connection {
             backend_key: None,
             cache: StatementCache::new(config.statement_cache_capacity),
             next_statement: 1,
+            savepoint_depth: 0,
             notice_handler: None,
             notifications: Vec::new(),
             config: Rc::new(config.clone()),
@@ -463,7 +466,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// Parse + Describe(statement) + Sync.
-fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result<(), PgError> {
+pub(crate) fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result<(), PgError> {
     let nul = |e: std::io::Error| PgError::Config(format!("the query text is invalid: {e}"));
     frontend::parse(name, sql, std::iter::empty(), buf).map_err(nul)?;
     frontend::describe(b'S', name, buf).map_err(nul)?;
@@ -553,10 +556,10 @@ fn write_result_formats(buf: &mut BytesMut, columns: &[Column]) {
 
 /// The reply to Parse + Describe + Sync.
 #[derive(Default)]
-struct Prepared {
-    param_types: Option<Vec<Type>>,
-    columns: Option<Vec<Column>>,
-    error: Option<DbError>,
+pub(crate) struct Prepared {
+    pub(crate) param_types: Option<Vec<Type>>,
+    pub(crate) columns: Option<Vec<Column>>,
+    pub(crate) error: Option<DbError>,
 }
 
 impl Reply for Prepared {

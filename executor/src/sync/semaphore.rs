@@ -57,7 +57,9 @@ impl std::error::Error for AcquireError {}
 impl Semaphore {
     /// A semaphore with `permits` permits.
     pub fn new(permits: usize) -> Semaphore {
-        Semaphore { state: Rc::new(RefCell::new(State { available: permits, waiters: VecDeque::new(), closed: false })) }
+        Semaphore {
+            state: Rc::new(RefCell::new(State { available: permits, waiters: VecDeque::new(), closed: false })),
+        }
     }
 
     /// Waits for a permit, in arrival order.
@@ -185,7 +187,8 @@ impl Future for Acquire {
                     state.available -= 1;
                     Some(Ok(()))
                 } else {
-                    let waiter = Rc::new(Waiter { granted: Cell::new(false), waker: RefCell::new(Some(cx.waker().clone())) });
+                    let waiter =
+                        Rc::new(Waiter { granted: Cell::new(false), waker: RefCell::new(Some(cx.waker().clone())) });
                     state.waiters.push_back(waiter.clone());
                     drop(state);
                     self.waiter = Some(waiter);

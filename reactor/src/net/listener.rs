@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io;
 use std::mem;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd, AsRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 

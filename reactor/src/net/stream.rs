@@ -154,7 +154,10 @@ impl Future for Connect {
                     }
                     match stream.peer_addr() {
                         Ok(_) => return Poll::Ready(Ok(stream)),
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected || e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                        Err(e)
+                            if e.kind() == io::ErrorKind::NotConnected
+                                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+                        {
                             stream.registration.register_waker(Direction::Write, cx.waker());
                             self.state = ConnectState::Connecting(stream);
                             return Poll::Pending;
