@@ -134,17 +134,22 @@ impl Request {
             },
             Err(error) => error,
         };
-        let mut loc = vec!["body".to_owned()];
-        let path = error.path().to_string();
-        if path != "." {
-            loc.extend(path.split('.').map(str::to_owned));
+        // pydantic's `loc`: "body", then each key or index down to the failing value.
+        let mut loc = vec![Value::from("body")];
+        for segment in error.path().iter() {
+            loc.push(match segment {
+                serde_path_to_error::Segment::Seq { index } => Value::from(*index),
+                serde_path_to_error::Segment::Map { key } => Value::from(key.as_str()),
+                serde_path_to_error::Segment::Enum { variant } => Value::from(variant.as_str()),
+                serde_path_to_error::Segment::Unknown => Value::from("?"),
+            });
         }
         let inner = error.inner();
         let message = inner.to_string();
         // A missing field is reported at the level of the object that lacks it, with
         // its name only in the message; pydantic puts it in `loc`.
         if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-            loc.push(field.to_owned());
+            loc.push(Value::from(field));
             return Err(body_error("missing", loc, "Field required".into()));
         }
         if inner.is_syntax() || inner.is_eof() {
@@ -154,7 +159,7 @@ impl Request {
     }
 }
 
-fn body_error(kind: &str, loc: Vec<String>, msg: String) -> HttpException {
+fn body_error(kind: &str, loc: Vec<Value>, msg: String) -> HttpException {
     HttpException::validation_errors(vec![json!({ "type": kind, "loc": loc, "msg": msg, "input": Value::Null })])
 }
 

@@ -1,0 +1,168 @@
+//! The demo server as a newcomer runs it: the real `rasgi` binary, every route of the
+//! seed with its exact body, the concurrency of `/async-route`, the slow-poll warning of
+//! `/blocking` on stderr, and a clean exit on SIGINT.
+
+mod app_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use app_support::get;
+use serde_json::{json, Value};
+
+/// The demo binary running on a free port, with its stderr collected line by line.
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Demo {
+    fn start(extra: &[&str]) -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rasgi"))
+            .args(["--port", "0"])
+            .args(extra)
+            // The demo's database is covered by the Postgres tests; keep this one fast.
+            .env("RASGI_DEMO_DATABASE", "off")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the demo binary");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("running on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = addr_tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("the demo prints its address");
+        Demo { child, addr: addr.parse().expect("a socket address"), log }
+    }
+
+    fn log_contains(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Sends SIGINT and returns the exit status.
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill() with a valid pid of our own child and a valid signal number.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the demo did not exit after SIGINT");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+#[test]
+fn every_seed_route_answers_like_the_fastapi_app() {
+    let demo = Demo::start(&[]);
+    let cases = [
+        ("/", json!({"Hello": "World"})),
+        ("/async-route", json!({"message": "This is an async route"})),
+        ("/cpu-task", json!({"result": 499999500000u64})),
+        ("/error-handling", json!({"error": "Something went wrong"})),
+    ];
+    for (path, expected) in cases {
+        let reply = get(demo.addr, path);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(json_of(&reply.body), expected, "{path}");
+        assert_eq!(reply.header("content-type"), Some("application/json"), "{path}");
+        let seconds: f64 = reply.header("x-process-time").expect("x-process-time").parse().expect("seconds");
+        assert!(seconds >= 0.0, "{path}: {seconds}");
+    }
+    // The exact bodies: serde_json writes compact JSON, as FastAPI does.
+    assert_eq!(get(demo.addr, "/").body, r#"{"Hello":"World"}"#);
+    assert_eq!(get(demo.addr, "/cpu-task").body, r#"{"result":499999500000}"#);
+    assert!(demo.interrupt().success());
+}
+
+#[test]
+fn a_hundred_concurrent_async_routes_take_about_one_second() {
+    let demo = Demo::start(&["--no-access-log"]);
+    let started = Instant::now();
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let addr = demo.addr;
+            thread::spawn(move || get(addr, "/async-route"))
+        })
+        .collect();
+    for client in clients {
+        let reply = client.join().expect("client thread");
+        assert_eq!(json_of(&reply.body), json!({"message": "This is an async route"}));
+    }
+    let elapsed = started.elapsed();
+    // One after another they would take 100 s. Concurrently: one timer each, all
+    // waiting at once. The upper bound is generous for a loaded machine.
+    assert!(elapsed >= Duration::from_millis(990), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "100 sleeps of 1 s took {elapsed:?}: they did not overlap");
+    assert!(demo.interrupt().success());
+}
+
+#[test]
+fn blocking_the_loop_is_reported_with_the_route_name() {
+    let demo = Demo::start(&[]);
+    assert_eq!(get(demo.addr, "/").status, 200);
+    assert!(!demo.log_contains("slow poll"), "a quick route must not trigger the detector");
+    let reply = get(demo.addr, "/blocking");
+    assert_eq!(reply.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !demo.log_contains("slow poll") && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let log = demo.log.lock().unwrap().clone();
+    let warning = log.iter().find(|l| l.contains("slow poll")).expect("a slow-poll warning");
+    assert!(warning.starts_with("WARNING:"), "{warning}");
+    assert!(warning.contains("task 'GET /blocking'"), "{warning}");
+    let ms: f64 = warning
+        .split("held the event loop for ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|n| n.parse().ok())
+        .expect("the time blocked");
+    assert!((295.0..2000.0).contains(&ms), "{warning}");
+    assert_eq!(log.iter().filter(|l| l.contains("slow poll")).count(), 1, "{log:?}");
+    drop(log);
+    assert!(demo.interrupt().success());
+}
+
+#[test]
+fn items_routes_show_path_query_and_body_validation() {
+    let demo = Demo::start(&["--no-access-log"]);
+    assert_eq!(json_of(&get(demo.addr, "/items/42?q=hello").body), json!({"item_id": 42, "q": "hello"}));
+    let reply = get(demo.addr, "/items/abc");
+    assert_eq!(reply.status, 422);
+    assert_eq!(json_of(&reply.body)["detail"][0]["loc"], json!(["path", "item_id"]));
+    let reply = app_support::request(demo.addr, "POST", "/items", Some(r#"{"name":"Hammer","price":9.5}"#));
+    assert_eq!(reply.status, 201);
+    assert_eq!(json_of(&reply.body), json!({"name": "Hammer", "price": 9.5, "description": null, "tax": null}));
+    let reply = get(demo.addr, "/stream");
+    assert_eq!(reply.body, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+    assert!(demo.interrupt().success());
+}
