@@ -37,53 +37,24 @@ struct Bench {
 }
 
 const BENCHES: &[Bench] = &[
-    Bench {
-        name: "spawn",
-        ops: 1_000_000,
-        op: "spawn a task, run it, await its output",
-        run: spawn_complete,
-    },
-    Bench {
-        name: "pingpong",
-        ops: 100_000,
-        op: "round trip between two tasks (2 wakes)",
-        run: ping_pong,
-    },
-    Bench {
-        name: "timers",
-        ops: 100_000,
-        op: "insert, fire and wake one timer (CPU time)",
-        run: timers,
-    },
-    Bench {
-        name: "mpsc",
-        ops: 1_000_000,
-        op: "one value through a 1024-slot channel",
-        run: channel_throughput,
-    },
-    Bench {
-        name: "tcp_echo",
-        ops: 10_000,
-        op: "64-byte echo round trip over loopback",
-        run: tcp_echo,
-    },
+    Bench { name: "spawn", ops: 1_000_000, op: "spawn a task, run it, await its output", run: spawn_complete },
+    Bench { name: "pingpong", ops: 100_000, op: "round trip between two tasks (2 wakes)", run: ping_pong },
+    Bench { name: "timers", ops: 100_000, op: "insert, fire and wake one timer (CPU time)", run: timers },
+    Bench { name: "mpsc", ops: 1_000_000, op: "one value through a 1024-slot channel", run: channel_throughput },
+    Bench { name: "tcp_echo", ops: 10_000, op: "64-byte echo round trip over loopback", run: tcp_echo },
 ];
 
 fn main() {
     let json = std::env::var("RASGI_BENCH_JSON").as_deref() == Ok("1");
     // `cargo bench` passes `--bench`; anything else not starting with `--` filters.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|arg| !arg.starts_with("--"))
-        .collect();
+    let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
     for bench in BENCHES {
         if !filters.is_empty() && !filters.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
         (bench.run)(bench.ops);
-        let mut ns_per_op: Vec<f64> = (0..ROUNDS)
-            .map(|_| (bench.run)(bench.ops).as_nanos() as f64 / bench.ops as f64)
-            .collect();
+        let mut ns_per_op: Vec<f64> =
+            (0..ROUNDS).map(|_| (bench.run)(bench.ops).as_nanos() as f64 / bench.ops as f64).collect();
         ns_per_op.sort_by(f64::total_cmp);
         let median = ns_per_op[ROUNDS / 2];
         if json {
@@ -205,8 +176,7 @@ fn tcp_echo(n: u64) -> Duration {
     const MESSAGE: [u8; 64] = *b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     let runtime = Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let listener =
-            TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).expect("bind");
+        let listener = TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let server = spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");

@@ -293,7 +293,10 @@ fn the_app_can_be_called_without_a_server() {
         app.handle(scope, Vec::new()).await
     });
     assert_eq!(response.status, 200);
-    assert_eq!(json_body(std::str::from_utf8(response.body_bytes()).unwrap()), json!({"item_id": 3, "q": "x", "limit": 10}));
+    assert_eq!(
+        json_body(std::str::from_utf8(response.body_bytes()).unwrap()),
+        json!({"item_id": 3, "q": "x", "limit": 10})
+    );
 }
 
 #[allow(dead_code)]

@@ -132,7 +132,7 @@ where
     BlockingTask { slot }
 }
 
-/// Queues a job, starting a thread if none is idle and the bound allows.
+/// Queues a job, starting a thread if the idle ones cannot take it and the bound allows.
 fn submit(job: Job) {
     let pool = pool();
     let mut state = lock(&pool.state);

@@ -37,25 +37,16 @@ fn abort_stops_a_task_at_its_await_and_runs_its_destructors() {
 
             let started = Instant::now();
             handle.abort();
-            let err = handle
-                .await
-                .expect_err("an aborted task returned its output");
+            let err = handle.await.expect_err("an aborted task returned its output");
             assert!(err.is_cancelled());
             assert!(!err.is_panic());
             assert_eq!(err.panic_message(), None);
             assert_eq!(err.to_string(), "task was aborted");
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "abort waited for the sleep"
-            );
+            assert!(started.elapsed() < Duration::from_secs(5), "abort waited for the sleep");
 
             assert!(dropped.get(), "the aborted task's future was not dropped");
             assert_eq!(log.take(), ["before the await"]);
-            assert_eq!(
-                Reactor::try_current().unwrap().stats().timers,
-                0,
-                "its sleep's timer remained"
-            );
+            assert_eq!(Reactor::try_current().unwrap().stats().timers, 0, "its sleep's timer remained");
         });
         runtime.task_count()
     });
@@ -94,12 +85,7 @@ fn aborting_a_finished_task_is_a_no_op() {
             }
             handle.abort();
             handle.abort();
-            assert_eq!(
-                handle
-                    .await
-                    .expect("abort after completion discarded the output"),
-                42
-            );
+            assert_eq!(handle.await.expect("abort after completion discarded the output"), 42);
         })
     });
 }

@@ -28,19 +28,10 @@ fn a_blocking_job_does_not_delay_a_timer_on_the_loop() {
         })
     });
     // Had the job run on the loop thread, the timer could not fire before 300 ms.
-    assert!(
-        timer_fired_after >= Duration::from_millis(50),
-        "timer fired early: {timer_fired_after:?}"
-    );
-    assert!(
-        timer_fired_after < Duration::from_millis(250),
-        "timer delayed to {timer_fired_after:?}"
-    );
+    assert!(timer_fired_after >= Duration::from_millis(50), "timer fired early: {timer_fired_after:?}");
+    assert!(timer_fired_after < Duration::from_millis(250), "timer delayed to {timer_fired_after:?}");
     assert_eq!(result.unwrap(), "job result");
-    assert!(
-        job_done_after >= Duration::from_millis(300),
-        "job finished early: {job_done_after:?}"
-    );
+    assert!(job_done_after >= Duration::from_millis(300), "job finished early: {job_done_after:?}");
 }
 
 #[test]
@@ -70,10 +61,7 @@ fn a_dropped_blocking_future_lets_the_job_finish_unobserved() {
             });
             // Like `run_in_executor`, dropping the future cannot interrupt a thread.
             drop(job);
-            assert_eq!(
-                rx.recv_timeout(Duration::from_secs(5)).unwrap(),
-                "ran anyway"
-            );
+            assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "ran anyway");
         })
     });
 }

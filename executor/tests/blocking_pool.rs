@@ -52,11 +52,7 @@ fn gated_job(i: usize, gate: &Gate, started: &mpsc::Sender<usize>) -> BlockingTa
 fn eventually(what: &str, check: impl Fn(blocking::PoolStats) -> bool) {
     let give_up = Instant::now() + Duration::from_secs(5);
     while !check(blocking::stats()) {
-        assert!(
-            Instant::now() < give_up,
-            "{what}: pool stats stuck at {:?}",
-            blocking::stats()
-        );
+        assert!(Instant::now() < give_up, "{what}: pool stats stuck at {:?}", blocking::stats());
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -68,13 +64,8 @@ fn the_pool_grows_to_its_bound_then_queues() {
         let gate = Gate::default();
         let (started_tx, started) = mpsc::channel();
         let expect_start = |n: usize| -> Vec<usize> {
-            let mut ids: Vec<usize> = (0..n)
-                .map(|_| {
-                    started
-                        .recv_timeout(Duration::from_secs(5))
-                        .expect("a job never started")
-                })
-                .collect();
+            let mut ids: Vec<usize> =
+                (0..n).map(|_| started.recv_timeout(Duration::from_secs(5)).expect("a job never started")).collect();
             ids.sort_unstable();
             ids
         };
@@ -87,37 +78,21 @@ fn the_pool_grows_to_its_bound_then_queues() {
 
             // Three jobs at once: the idle thread takes one, two new threads the others.
             let mut jobs: Vec<_> = (0..3).map(|i| gated_job(i, &gate, &started_tx)).collect();
-            assert_eq!(
-                expect_start(3),
-                [0, 1, 2],
-                "jobs queued behind the idle thread"
-            );
+            assert_eq!(expect_start(3), [0, 1, 2], "jobs queued behind the idle thread");
             let stats = blocking::stats();
-            assert_eq!(
-                (stats.threads, stats.idle, stats.queued, stats.max_threads),
-                (3, 0, 0, 3)
-            );
+            assert_eq!((stats.threads, stats.idle, stats.queued, stats.max_threads), (3, 0, 0, 3));
 
             // The bound is reached: the next jobs wait in the queue.
             jobs.extend((3..7).map(|i| gated_job(i, &gate, &started_tx)));
             let stats = blocking::stats();
             assert_eq!((stats.threads, stats.queued), (3, 4));
-            assert!(
-                started.try_recv().is_err(),
-                "a job started beyond the bound"
-            );
+            assert!(started.try_recv().is_err(), "a job started beyond the bound");
 
             gate.open();
-            let results: Vec<usize> = join_all(jobs)
-                .await
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
+            let results: Vec<usize> = join_all(jobs).await.into_iter().map(Result::unwrap).collect();
             assert_eq!(results, [0, 1, 2, 3, 4, 5, 6]);
             assert_eq!(expect_start(4), [3, 4, 5, 6]);
-            eventually("all seven jobs counted", |s| {
-                s.completed == completed_before + 7
-            });
+            eventually("all seven jobs counted", |s| s.completed == completed_before + 7);
             let stats = blocking::stats();
             assert_eq!((stats.queued, stats.threads), (0, 3));
         });

@@ -55,10 +55,7 @@ fn join_all_returns_outputs_in_input_order_whatever_the_finishing_order() {
         })
     });
     assert_eq!(outputs, [0, 10, 20, 30, 40]);
-    assert_eq!(
-        finished,
-        ["child 4", "child 3", "child 2", "child 1", "child 0"]
-    );
+    assert_eq!(finished, ["child 4", "child 3", "child 2", "child 1", "child 0"]);
 }
 
 #[test]
@@ -91,10 +88,7 @@ fn select_returns_the_winner_and_drops_the_loser() {
             // Dropped by the time `select` returns, not at some later point.
             assert!(loser_dropped.get(), "the loser was not dropped");
             assert!(!loser_finished.get());
-            let timers = rasgi_executor::reactor::Reactor::try_current()
-                .unwrap()
-                .stats()
-                .timers;
+            let timers = rasgi_executor::reactor::Reactor::try_current().unwrap().stats().timers;
             assert_eq!(timers, 0, "the loser's sleep is still registered");
         })
     });

@@ -50,49 +50,26 @@ fn run<F: Future<Output = ()>>(make: impl FnOnce(Box<dyn FnMut(&str)>) -> F) -> 
             coroutine.await;
         }
         let lines = said.borrow().clone();
-        Run {
-            before_first_poll,
-            after_first_poll,
-            first_poll_finished: first.is_ready(),
-            lines,
-        }
+        Run { before_first_poll, after_first_poll, first_poll_finished: first.is_ready(), lines }
     })
 }
 
 fn check(run: &Run) {
-    assert_eq!(
-        run.before_first_poll, 0,
-        "creating the coroutine ran its body"
-    );
+    assert_eq!(run.before_first_poll, 0, "creating the coroutine ran its body");
     assert_eq!(run.after_first_poll, ["Starting coroutine"]);
-    assert!(
-        !run.first_poll_finished,
-        "the first poll did not stop at the sleep"
-    );
+    assert!(!run.first_poll_finished, "the first poll did not stop at the sleep");
     let lines: Vec<&str> = run.lines.iter().map(|(line, _)| line.as_str()).collect();
     assert_eq!(lines, ["Starting coroutine", "Coroutine finished"]);
     let (first_at, second_at) = (run.lines[0].1, run.lines[1].1);
-    assert!(
-        first_at < Duration::from_millis(20),
-        "first line only after {first_at:?}"
-    );
-    assert!(
-        second_at >= PAUSE,
-        "second line before the pause was over: {second_at:?}"
-    );
-    assert!(
-        second_at < PAUSE * 10,
-        "second line far too late: {second_at:?}"
-    );
+    assert!(first_at < Duration::from_millis(20), "first line only after {first_at:?}");
+    assert!(second_at >= PAUSE, "second line before the pause was over: {second_at:?}");
+    assert!(second_at < PAUSE * 10, "second line far too late: {second_at:?}");
 }
 
 #[test]
 fn the_async_fn_and_the_state_machine_say_the_same_lines_at_the_same_points() {
     let (by_async_fn, by_hand) = within(Duration::from_secs(10), || {
-        (
-            run(|say| my_coroutine(say, PAUSE)),
-            run(|say| MyCoroutine::new(say, PAUSE)),
-        )
+        (run(|say| my_coroutine(say, PAUSE)), run(|say| MyCoroutine::new(say, PAUSE)))
     });
     check(&by_async_fn);
     check(&by_hand);

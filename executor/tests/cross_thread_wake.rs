@@ -59,20 +59,10 @@ fn reactor_stats() -> Stats {
 
 fn check(value: &str, took: Duration, stats: Stats) {
     assert_eq!(value, "from another thread");
-    assert!(
-        took >= DELAY,
-        "finished before the other thread woke it: {took:?}"
-    );
+    assert!(took >= DELAY, "finished before the other thread woke it: {took:?}");
     assert!(took < Duration::from_secs(2), "the wake-up took {took:?}");
-    assert_eq!(
-        (stats.timers, stats.timers_fired),
-        (0, 0),
-        "a timer could have woken the loop"
-    );
-    assert!(
-        stats.waits < 10,
-        "the loop spun instead of sleeping: {stats:?}"
-    );
+    assert_eq!((stats.timers, stats.timers_fired), (0, 0), "a timer could have woken the loop");
+    assert!(stats.waits < 10, "the loop spun instead of sleeping: {stats:?}");
 }
 
 #[test]
@@ -105,8 +95,7 @@ fn a_std_thread_wakes_the_main_future_on_a_sleeping_loop() {
             let get = slot.get();
             let mut get = std::pin::pin!(get);
             // Park first, then let the thread fill the slot.
-            let first =
-                poll_fn(|cx| Poll::Ready(std::future::Future::poll(get.as_mut(), cx))).await;
+            let first = poll_fn(|cx| Poll::Ready(std::future::Future::poll(get.as_mut(), cx))).await;
             assert!(first.is_pending());
             let thread = slot.fill_later("from another thread");
             let value = get.await;

@@ -48,10 +48,7 @@ fn a_dropped_sender_wakes_the_receiver_with_an_error() {
         })
     });
     assert_eq!(got, Err(RecvError));
-    assert_eq!(
-        RecvError.to_string(),
-        "the sender was dropped without sending a value"
-    );
+    assert_eq!(RecvError.to_string(), "the sender was dropped without sending a value");
 }
 
 #[test]

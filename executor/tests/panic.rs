@@ -61,25 +61,13 @@ fn a_panic_becomes_a_join_error_and_other_tasks_finish() {
         });
         (events, runtime.task_count())
     });
-    assert_eq!(
-        events,
-        [
-            "worker step 0",
-            "bomb armed",
-            "worker step 1",
-            "worker step 2"
-        ]
-    );
+    assert_eq!(events, ["worker step 0", "bomb armed", "worker step 1", "worker step 2"]);
     assert_eq!(tasks_left, 0);
 }
 
 #[test]
 fn a_panic_without_a_string_payload_has_no_message() {
-    let err = rasgi_executor::block_on(async {
-        spawn(async { std::panic::panic_any(17_u32) })
-            .await
-            .unwrap_err()
-    });
+    let err = rasgi_executor::block_on(async { spawn(async { std::panic::panic_any(17_u32) }).await.unwrap_err() });
     assert!(err.is_panic());
     assert_eq!(err.panic_message(), None);
     assert_eq!(err.to_string(), "task panicked");

@@ -31,8 +31,7 @@ fn waiters_are_served_in_arrival_order() {
             // order (w2, w0, w3, w1) is not the spawn order.
             let plan = [("w0", 1), ("w1", 3), ("w2", 0), ("w3", 2)];
             let handles = plan.map(|(name, yields)| {
-                let (semaphore, arrived, served) =
-                    (semaphore.clone(), arrived.clone(), served.clone());
+                let (semaphore, arrived, served) = (semaphore.clone(), arrived.clone(), served.clone());
                 spawn(async move {
                     for _ in 0..yields {
                         yield_now().await;
@@ -51,10 +50,7 @@ fn waiters_are_served_in_arrival_order() {
             // The released permit was handed to the oldest waiter, not put back where a
             // newcomer could take it first.
             assert_eq!(semaphore.available_permits(), 0);
-            assert!(
-                semaphore.try_acquire().is_none(),
-                "a newcomer overtook the queue"
-            );
+            assert!(semaphore.try_acquire().is_none(), "a newcomer overtook the queue");
 
             for handle in handles {
                 handle.await.unwrap();
@@ -107,9 +103,7 @@ fn a_permit_granted_to_an_acquire_dropped_before_it_ran_is_passed_on() {
             drop(held);
             assert_eq!(semaphore.waiting(), 1);
             drop(first);
-            let permit = second
-                .await
-                .expect("the permit was lost with the dropped acquire");
+            let permit = second.await.expect("the permit was lost with the dropped acquire");
             drop(permit);
             assert_eq!(semaphore.available_permits(), 1);
         })
@@ -153,8 +147,7 @@ fn permits_limit_how_many_hold_at_once() {
             let most = std::rc::Rc::new(std::cell::Cell::new(0));
             let handles: Vec<_> = (0..10)
                 .map(|_| {
-                    let (semaphore, holding, most) =
-                        (semaphore.clone(), holding.clone(), most.clone());
+                    let (semaphore, holding, most) = (semaphore.clone(), holding.clone(), most.clone());
                     spawn(async move {
                         let _permit = semaphore.acquire().await.unwrap();
                         holding.set(holding.get() + 1);

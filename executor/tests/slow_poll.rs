@@ -28,16 +28,10 @@ fn stderr_of_child(test_name: &str) -> Vec<String> {
         .expect("cannot run the test binary again");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8(output.stderr).expect("stderr is not UTF-8");
-    assert!(
-        output.status.success(),
-        "the child scenario failed:\n{stdout}{stderr}"
-    );
+    assert!(output.status.success(), "the child scenario failed:\n{stdout}{stderr}");
     // Proof that the filter selected the scenario: an empty stderr means nothing if
     // no test ran at all.
-    assert!(
-        stdout.contains("1 passed"),
-        "the child ran no scenario:\n{stdout}"
-    );
+    assert!(stdout.contains("1 passed"), "the child ran no scenario:\n{stdout}");
     stderr.lines().map(str::to_owned).collect()
 }
 
@@ -62,16 +56,8 @@ fn spawn_polite_tasks() -> Vec<rasgi_executor::JoinHandle<()>> {
 
 /// The "held the event loop for N ms" figure of a warning line.
 fn held_ms(line: &str) -> f64 {
-    let after = line
-        .split("held the event loop for ")
-        .nth(1)
-        .expect("no duration in the warning");
-    after
-        .split(" ms")
-        .next()
-        .unwrap()
-        .parse()
-        .expect("the duration is not a number")
+    let after = line.split("held the event loop for ").nth(1).expect("no duration in the warning");
+    after.split(" ms").next().unwrap().parse().expect("the duration is not a number")
 }
 
 #[test]
@@ -82,9 +68,7 @@ fn a_blocking_task_is_named_in_exactly_one_warning() {
         runtime.block_on(async {
             let polite = spawn_polite_tasks();
             // Blocks for a while, but below the threshold: no warning.
-            let brief = spawn_named("brief-block", async {
-                std::thread::sleep(Duration::from_millis(20))
-            });
+            let brief = spawn_named("brief-block", async { std::thread::sleep(Duration::from_millis(20)) });
             let slowpoke = spawn_named("slowpoke", async {
                 yield_now().await;
                 std::thread::sleep(Duration::from_millis(300));
@@ -100,47 +84,24 @@ fn a_blocking_task_is_named_in_exactly_one_warning() {
     }
 
     let lines = stderr_of_child(NAME);
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one warning, got: {lines:#?}"
-    );
+    assert_eq!(lines.len(), 1, "expected exactly one warning, got: {lines:#?}");
     let line = &lines[0];
-    assert!(
-        line.starts_with("WARNING: slow poll: task 'slowpoke' (#"),
-        "unexpected warning: {line}"
-    );
-    assert!(
-        line.contains("(threshold 100 ms)"),
-        "threshold missing: {line}"
-    );
-    assert!(
-        line.contains("spawn_blocking"),
-        "the warning does not say what to do: {line}"
-    );
+    assert!(line.starts_with("WARNING: slow poll: task 'slowpoke' (#"), "unexpected warning: {line}");
+    assert!(line.contains("(threshold 100 ms)"), "threshold missing: {line}");
+    assert!(line.contains("spawn_blocking"), "the warning does not say what to do: {line}");
     let ms = held_ms(line);
-    assert!(
-        (300.0..2000.0).contains(&ms),
-        "reported {ms} ms for a 300 ms block: {line}"
-    );
+    assert!((300.0..2000.0).contains(&ms), "reported {ms} ms for a 300 ms block: {line}");
 }
 
 #[test]
 fn the_threshold_is_configurable() {
     const NAME: &str = "the_threshold_is_configurable";
     if in_child(NAME) {
-        let runtime = Builder::new()
-            .slow_poll_threshold(Duration::from_millis(30))
-            .build()
-            .unwrap();
+        let runtime = Builder::new().slow_poll_threshold(Duration::from_millis(30)).build().unwrap();
         runtime.block_on(async {
             // 60 ms would pass under the default 100 ms threshold, but not under 30 ms.
-            let medium = spawn_named("medium", async {
-                std::thread::sleep(Duration::from_millis(60))
-            });
-            let quick = spawn_named("quick", async {
-                std::thread::sleep(Duration::from_millis(2))
-            });
+            let medium = spawn_named("medium", async { std::thread::sleep(Duration::from_millis(60)) });
+            let quick = spawn_named("quick", async { std::thread::sleep(Duration::from_millis(2)) });
             medium.await.unwrap();
             quick.await.unwrap();
             for task in spawn_polite_tasks() {
@@ -151,41 +112,21 @@ fn the_threshold_is_configurable() {
     }
 
     let lines = stderr_of_child(NAME);
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one warning, got: {lines:#?}"
-    );
+    assert_eq!(lines.len(), 1, "expected exactly one warning, got: {lines:#?}");
     let line = &lines[0];
-    assert!(
-        line.starts_with("WARNING: slow poll: task 'medium' (#"),
-        "unexpected warning: {line}"
-    );
-    assert!(
-        line.contains("(threshold 30 ms)"),
-        "threshold missing: {line}"
-    );
+    assert!(line.starts_with("WARNING: slow poll: task 'medium' (#"), "unexpected warning: {line}");
+    assert!(line.contains("(threshold 30 ms)"), "threshold missing: {line}");
     let ms = held_ms(line);
-    assert!(
-        (60.0..1000.0).contains(&ms),
-        "reported {ms} ms for a 60 ms block: {line}"
-    );
+    assert!((60.0..1000.0).contains(&ms), "reported {ms} ms for a 60 ms block: {line}");
 }
 
 #[test]
 fn a_zero_threshold_turns_the_detector_off() {
     const NAME: &str = "a_zero_threshold_turns_the_detector_off";
     if in_child(NAME) {
-        let runtime = Builder::new()
-            .slow_poll_threshold(Duration::ZERO)
-            .build()
-            .unwrap();
+        let runtime = Builder::new().slow_poll_threshold(Duration::ZERO).build().unwrap();
         runtime.block_on(async {
-            spawn_named("slowpoke", async {
-                std::thread::sleep(Duration::from_millis(300))
-            })
-            .await
-            .unwrap();
+            spawn_named("slowpoke", async { std::thread::sleep(Duration::from_millis(300)) }).await.unwrap();
         });
         return;
     }
@@ -198,18 +139,12 @@ fn a_zero_threshold_turns_the_detector_off() {
 fn a_task_renamed_with_set_name_is_reported_under_its_new_name() {
     const NAME: &str = "a_task_renamed_with_set_name_is_reported_under_its_new_name";
     if in_child(NAME) {
-        let runtime = Builder::new()
-            .slow_poll_threshold(Duration::from_millis(30))
-            .build()
-            .unwrap();
+        let runtime = Builder::new().slow_poll_threshold(Duration::from_millis(30)).build().unwrap();
         runtime.block_on(async {
             spawn(async {
                 // A server names its connection task after the request it serves.
                 rasgi_executor::task::set_name("GET /blocking");
-                assert_eq!(
-                    rasgi_executor::task::name().as_deref(),
-                    Some("GET /blocking")
-                );
+                assert_eq!(rasgi_executor::task::name().as_deref(), Some("GET /blocking"));
                 std::thread::sleep(Duration::from_millis(60));
             })
             .await
@@ -219,14 +154,6 @@ fn a_task_renamed_with_set_name_is_reported_under_its_new_name() {
     }
 
     let lines = stderr_of_child(NAME);
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one warning, got: {lines:#?}"
-    );
-    assert!(
-        lines[0].starts_with("WARNING: slow poll: task 'GET /blocking' (#"),
-        "unexpected warning: {}",
-        lines[0]
-    );
+    assert_eq!(lines.len(), 1, "expected exactly one warning, got: {lines:#?}");
+    assert!(lines[0].starts_with("WARNING: slow poll: task 'GET /blocking' (#"), "unexpected warning: {}", lines[0]);
 }

@@ -14,10 +14,7 @@ use rasgi_executor::reactor::Reactor;
 use rasgi_executor::{block_on, join, sleep, timeout, timeout_at, yield_now, Elapsed};
 
 fn pending_timers() -> usize {
-    Reactor::try_current()
-        .expect("inside block_on")
-        .stats()
-        .timers
+    Reactor::try_current().expect("inside block_on").stats().timers
 }
 
 #[test]
@@ -39,23 +36,12 @@ fn an_expired_timeout_drops_the_future_and_returns_elapsed() {
             .await;
             let waited = started.elapsed();
 
-            assert_eq!(
-                result,
-                Err(Elapsed {
-                    after: Duration::from_millis(50)
-                })
-            );
+            assert_eq!(result, Err(Elapsed { after: Duration::from_millis(50) }));
             assert_eq!(result.unwrap_err().to_string(), "timed out after 50ms");
             assert!(dropped.get(), "the timed-out future was not dropped");
             assert!(!finished.get(), "code after the await ran");
-            assert!(
-                waited >= Duration::from_millis(50),
-                "gave up early: {waited:?}"
-            );
-            assert!(
-                waited < Duration::from_millis(1000),
-                "gave up late: {waited:?}"
-            );
+            assert!(waited >= Duration::from_millis(50), "gave up early: {waited:?}");
+            assert!(waited < Duration::from_millis(1000), "gave up late: {waited:?}");
             // The inner future's 10 s sleep went with it.
             assert_eq!(pending_timers(), 0);
         })
@@ -79,11 +65,7 @@ fn a_timeout_that_does_not_expire_returns_ok_and_leaves_no_timer() {
             let (result, timers_while_pending) = join(work, watch).await;
             assert_eq!(result, Ok(5));
             assert_eq!(timers_while_pending, 2);
-            assert_eq!(
-                pending_timers(),
-                0,
-                "the timeout's 10 s timer was left behind"
-            );
+            assert_eq!(pending_timers(), 0, "the timeout's 10 s timer was left behind");
         })
     });
 }

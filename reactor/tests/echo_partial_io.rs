@@ -3,9 +3,10 @@
 //! odd sizes (1 byte up to 64 KiB + 1) while it reads the echo back 3 KiB + 1 at a time.
 //!
 //! The kernel's socket buffers are far smaller than 8 MiB, so every party has to stop at
-//! `WouldBlock` and be woken by the reactor many times: a lost edge-triggered event or a
-//! read waiter evicted by a write waiter shows up as a hang (the test's deadline), and
-//! a short write that is not resumed at the right offset shows up as wrong bytes.
+//! `WouldBlock` and be woken by the reactor many times: a lost edge-triggered event
+//! shows up as a hang (the test's deadline), and a short write that is not resumed at
+//! the right offset shows up as wrong bytes. (Here every future shares one waker; that
+//! a reader and a writer of one socket are woken separately is `waiters.rs`'s test.)
 
 mod common;
 
@@ -45,9 +46,7 @@ fn eight_mebibytes_round_trip_byte_exact_through_partial_reads_and_writes() {
 
         let client = async {
             let stream = TcpStream::connect(addr).await.unwrap();
-            // Both halves of the client borrow the same stream: the reactor keeps one
-            // waiter per direction, so the writer waiting for room never evicts the
-            // reader waiting for bytes.
+            // Both halves of the client borrow the same stream (all I/O takes `&self`).
             let writer = async {
                 let mut stats = WriterStats::default();
                 let mut pos = 0;
@@ -94,19 +93,12 @@ fn eight_mebibytes_round_trip_byte_exact_through_partial_reads_and_writes() {
     });
 
     assert_eq!(received.len(), TOTAL);
-    if let Some(at) = received
-        .iter()
-        .zip(&data)
-        .position(|(got, want)| got != want)
-    {
+    if let Some(at) = received.iter().zip(&data).position(|(got, want)| got != want) {
         panic!("the echo differs from what was sent, first at byte {at} of {TOTAL}");
     }
     // 8 MiB cannot fit in the kernel's buffers while nobody reads (the loop is busy
     // writing), so the writer must have waited for writability: that path was tested.
-    assert!(
-        writer.waits_for_room > 0,
-        "the writer never had to wait: {writer:?}"
-    );
+    assert!(writer.waits_for_room > 0, "the writer never had to wait: {writer:?}");
 }
 
 #[derive(Debug, Default)]

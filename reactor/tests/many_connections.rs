@@ -30,13 +30,10 @@ fn one_thread_serves_a_thousand_concurrent_connections() {
     let listener_addr = std::sync::mpsc::channel::<SocketAddr>();
     let clients = std::thread::spawn(move || {
         let addr = listener_addr.1.recv().unwrap();
-        let mut streams: Vec<std::net::TcpStream> = (0..CONNECTIONS)
-            .map(|_| std::net::TcpStream::connect(addr).expect("client connect"))
-            .collect();
+        let mut streams: Vec<std::net::TcpStream> =
+            (0..CONNECTIONS).map(|_| std::net::TcpStream::connect(addr).expect("client connect")).collect();
         for (i, stream) in streams.iter_mut().enumerate() {
-            stream
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             stream.write_all(format!("hello {i}\n").as_bytes()).unwrap();
             stream.shutdown(Shutdown::Write).unwrap();
         }
@@ -51,10 +48,7 @@ fn one_thread_serves_a_thousand_concurrent_connections() {
 
     let sources_at_barrier = common::block_on(Duration::from_secs(60), async {
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        listener_addr
-            .0
-            .send(listener.local_addr().unwrap())
-            .unwrap();
+        listener_addr.0.send(listener.local_addr().unwrap()).unwrap();
         let barrier = Barrier::new(CONNECTIONS);
         let sources_at_barrier = Rc::new(RefCell::new(None));
 
@@ -68,11 +62,7 @@ fn one_thread_serves_a_thousand_concurrent_connections() {
                 match listener.poll_accept(cx) {
                     Poll::Ready(Ok((stream, _peer))) => {
                         accepted += 1;
-                        connections.push(Box::pin(serve(
-                            stream,
-                            barrier.clone(),
-                            sources_at_barrier.clone(),
-                        )));
+                        connections.push(Box::pin(serve(stream, barrier.clone(), sources_at_barrier.clone())));
                     }
                     Poll::Ready(Err(e)) => panic!("accept failed: {e}"),
                     Poll::Pending => break,
@@ -104,11 +94,7 @@ fn one_thread_serves_a_thousand_concurrent_connections() {
 
 /// One connection: read a line, wait for everyone, reply, wait for the client's end
 /// of stream.
-async fn serve(
-    stream: TcpStream,
-    barrier: Barrier,
-    sources_at_barrier: Rc<RefCell<Option<usize>>>,
-) {
+async fn serve(stream: TcpStream, barrier: Barrier, sources_at_barrier: Rc<RefCell<Option<usize>>>) {
     let mut line = Vec::new();
     let mut buf = [0u8; 64];
     while !line.ends_with(b"\n") {
@@ -123,11 +109,7 @@ async fn serve(
     let mut reply = b"echo: ".to_vec();
     reply.extend_from_slice(&line);
     stream.write_all(&reply).await.expect("server write");
-    assert_eq!(
-        stream.read(&mut buf).await.expect("server read"),
-        0,
-        "client sent more than one line"
-    );
+    assert_eq!(stream.read(&mut buf).await.expect("server read"), 0, "client sent more than one line");
 }
 
 /// Waits until `parties` connections have arrived.
@@ -145,12 +127,7 @@ struct BarrierState {
 
 impl Barrier {
     fn new(parties: usize) -> Barrier {
-        Barrier {
-            state: Rc::new(RefCell::new(BarrierState {
-                missing: parties,
-                waiters: Vec::new(),
-            })),
-        }
+        Barrier { state: Rc::new(RefCell::new(BarrierState { missing: parties, waiters: Vec::new() })) }
     }
 
     /// Counts one arrival; true for the last one, which wakes everybody.
@@ -183,15 +160,9 @@ impl Barrier {
 /// Raises this process's soft limit on open files to at least `wanted` (up to the hard
 /// limit): the default soft limit is often 1,024.
 fn raise_open_file_limit(wanted: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the rlimit we pass, which lives for the call.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
     if limit.rlim_cur >= wanted as libc::rlim_t {
         return;
     }

@@ -13,10 +13,7 @@ use std::time::Duration;
 use rasgi_reactor::net::{ListenOptions, TcpListener, TcpStream};
 
 fn reuse_port() -> ListenOptions {
-    ListenOptions {
-        reuse_port: true,
-        ..ListenOptions::default()
-    }
+    ListenOptions { reuse_port: true, ..ListenOptions::default() }
 }
 
 #[test]
@@ -41,10 +38,7 @@ fn two_listeners_share_a_port_with_reuse_port() {
         let (client, (winner, accepted)) = common::join(client, accept_either).await;
         let (client, (server_side, peer)) = (client.unwrap(), accepted.unwrap());
         assert_eq!(peer, client.local_addr().unwrap());
-        assert_eq!(
-            server_side.peer_addr().unwrap(),
-            client.local_addr().unwrap()
-        );
+        assert_eq!(server_side.peer_addr().unwrap(), client.local_addr().unwrap());
         // The other listener has nothing waiting.
         let loser = if winner == "first" { &second } else { &first };
         assert!(poll_fn(|cx| Poll::Ready(loser.poll_accept(cx).is_pending())).await);
@@ -56,14 +50,10 @@ fn without_reuse_port_the_second_bind_fails() {
     common::block_on(Duration::from_secs(10), async {
         let first = TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).unwrap();
         let addr = first.local_addr().unwrap();
-        let err = TcpListener::bind(addr)
-            .err()
-            .expect("second bind without SO_REUSEPORT succeeded");
+        let err = TcpListener::bind(addr).err().expect("second bind without SO_REUSEPORT succeeded");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         // Both sockets must opt in: a reuse_port listener cannot join a plain one.
-        let err = TcpListener::bind_with(addr, reuse_port())
-            .err()
-            .expect("mixed bind succeeded");
+        let err = TcpListener::bind_with(addr, reuse_port()).err().expect("mixed bind succeeded");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     });
 }

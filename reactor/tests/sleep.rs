@@ -21,17 +21,10 @@ fn sleep_completes_at_its_deadline_and_then_holds_no_timer() {
     let (slept, timers_after, fired) = common::block_on(Duration::from_secs(10), async {
         let started = Instant::now();
         sleep(Duration::from_millis(30)).await;
-        (
-            started.elapsed(),
-            pending_timers(),
-            Reactor::try_current().unwrap().stats().timers_fired,
-        )
+        (started.elapsed(), pending_timers(), Reactor::try_current().unwrap().stats().timers_fired)
     });
     assert!(slept >= Duration::from_millis(30), "woke early: {slept:?}");
-    assert!(
-        slept < Duration::from_secs(2),
-        "woke far too late: {slept:?}"
-    );
+    assert!(slept < Duration::from_secs(2), "woke far too late: {slept:?}");
     assert_eq!(timers_after, 0);
     assert_eq!(fired, 1);
 }

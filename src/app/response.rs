@@ -31,8 +31,12 @@ pub enum Body {
     /// A producer writing pieces into a bounded channel while the response is sent
     /// (sent chunked). The bound gives backpressure: the producer waits while the
     /// client is slow to read.
-    Stream(Box<dyn FnOnce(mpsc::Sender<Vec<u8>>) -> Pin<Box<dyn Future<Output = ()>>>>),
+    Stream(Producer),
 }
+
+/// The producer of a streamed body: given the sending end of a channel, a future that
+/// writes the pieces into it.
+pub type Producer = Box<dyn FnOnce(mpsc::Sender<Vec<u8>>) -> Pin<Box<dyn Future<Output = ()>>>>;
 
 impl Response {
     /// A response with a status, a content type and a body.

@@ -81,8 +81,11 @@ impl<T> Sender<T> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            // Full: wait for the receiver to make room.
-            chan.sender_wakers.push_back(cx.waker().clone());
+            // Full: wait for the receiver to make room. A sender polled again while
+            // still waiting must not queue a second copy of its waker.
+            if !chan.sender_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                chan.sender_wakers.push_back(cx.waker().clone());
+            }
             Poll::Pending
         })
         .await

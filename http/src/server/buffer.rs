@@ -60,7 +60,7 @@ impl ReadBuf {
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() < self.cap {
-                let grown = (self.buf.len() * 2).clamp(4096, self.cap);
+                let grown = (self.buf.len() * 2).max(4096).min(self.cap);
                 self.buf.resize(grown, 0);
             }
         }

@@ -95,7 +95,10 @@ impl Config {
                 _ => (flag, None),
             };
             let mut value = |name: &str| -> Result<String, ServerError> {
-                inline.clone().or_else(|| args.next()).ok_or_else(|| ServerError::Config(format!("{name} needs a value")))
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| ServerError::Config(format!("{name} needs a value")))
             };
             match flag.as_str() {
                 "--host" => config.host = value("--host")?,
@@ -108,7 +111,8 @@ impl Config {
                 "--limit-body" => config.limit_body = number(&flag, &value(&flag)?)?,
                 "--log-level" => {
                     let v = value(&flag)?;
-                    config.log_level = Level::parse(&v).ok_or_else(|| ServerError::Config(format!("unknown log level {v:?}")))?;
+                    config.log_level =
+                        Level::parse(&v).ok_or_else(|| ServerError::Config(format!("unknown log level {v:?}")))?;
                 }
                 "--no-access-log" => config.access_log = false,
                 "--access-log" => config.access_log = true,
@@ -140,7 +144,16 @@ mod tests {
 
     #[test]
     fn parses_uvicorn_flags() {
-        let args = ["--port", "9000", "--workers=2", "--timeout-keep-alive", "7.5", "--no-access-log", "--log-level", "warning"];
+        let args = [
+            "--port",
+            "9000",
+            "--workers=2",
+            "--timeout-keep-alive",
+            "7.5",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ];
         let c = Config::from_args(args.iter().map(|s| s.to_string())).unwrap();
         assert_eq!((c.port, c.workers, c.access_log), (9000, 2, false));
         assert_eq!(c.timeout_keep_alive, Duration::from_millis(7500));

@@ -35,8 +35,8 @@ use super::receive::BodyState;
 use super::respond::ResponseState;
 use super::shutdown::ConnectionGuard;
 use super::LoopContext;
-use crate::asgi::{App, Scope};
-use crate::head::{self, HeadInfo, Reject};
+use crate::asgi::{App, HttpVersion, Scope};
+use crate::head::{self, BodyFraming, HeadInfo, Reject};
 
 pub use super::receive::Receive;
 pub use super::respond::Sender;
@@ -174,7 +174,12 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
             NextRequest::Close => break,
             NextRequest::Reject(reject) => {
                 log_info!("{peer} - malformed request: {} {}", reject.status, reject.reason);
-                conn.response.borrow_mut().write_error(&conn, reject.status, reject.reason);
+                let mut response = conn.response.borrow_mut();
+                // The error answers the refused request, not the one before it: reset the
+                // state, or a previous `HEAD` would strip this error's body and leave the
+                // client waiting for `content-length` bytes that never come.
+                response.start(false, false, HttpVersion::Http11);
+                response.write_error(&conn, reject.status, reject.reason);
                 break;
             }
         };
@@ -235,6 +240,12 @@ async fn next_request<A: App>(
                 match head::parse(rbuf.filled(), scope) {
                     Ok(Some(info)) => {
                         rbuf.consume(info.len);
+                        // A body announced larger than the limit is refused on the head
+                        // alone: the client need not send it (nor, with `Expect:
+                        // 100-continue`, be invited to), and the application is not run.
+                        if matches!(info.body, BodyFraming::Length(n) if n > ctx.config.limit_body) {
+                            return NextRequest::Reject(Reject { status: 413, reason: "request body too large" });
+                        }
                         return NextRequest::Request(info);
                     }
                     Ok(None) => head_started = head_started.or_else(|| Some(Instant::now())),
@@ -306,31 +317,45 @@ async fn next_request<A: App>(
 async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
     let receive = Receive::new(conn);
     let send = Sender::new(conn);
-    let mut call = pin!(app.call(scope, &receive, &send));
-    let outcome = poll_fn(|cx| {
-        // A panicking handler must become a 500 for this request, not a dead loop: catch
-        // the unwind at the poll that raised it.
-        match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
-            Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
-            Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e.message)),
-            Err(payload) => {
-                let msg = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)").to_owned();
-                return Poll::Ready(Err(format!("the application panicked: {msg}")));
+    // The application's future lives in this block only: leaving the block drops it,
+    // which for a client that left cancels the handler at the `.await` where it waits.
+    let outcome = {
+        let mut call = pin!(app.call(scope, &receive, &send));
+        poll_fn(|cx| {
+            // A panicking handler must become a 500 for this request, not a dead loop: catch
+            // the unwind at the poll that raised it.
+            match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+                Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
+                Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e.message)),
+                Err(payload) => {
+                    let msg = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)").to_owned();
+                    return Poll::Ready(Err(format!("the application panicked: {msg}")));
+                }
+                Ok(Poll::Pending) => {}
             }
-            Ok(Poll::Pending) => {}
+            // The handler is waiting. Once the body is fully read, watch the socket so that a
+            // client hanging up cancels the handler. (Handlers that finish on their first
+            // poll — most of them — never get here, which saves a read system call.)
+            if conn.body.borrow().is_done() && !conn.response.borrow().is_done() && conn.poll_disconnect(cx).is_ready()
+            {
+                return Poll::Ready(Err(String::new()));
+            }
+            Poll::Pending
+        })
+        .await
+    };
+    // A body refused while the application read it (too large, malformed) gets its
+    // status if no response head is on the wire yet. This comes first: the application
+    // saw `http.disconnect` and may well return without answering, which must not turn
+    // the client's 413 or 400 into a 500.
+    let rejected = conn.body.borrow().rejection();
+    if let Some(reject) = rejected {
+        let mut response = conn.response.borrow_mut();
+        if !response.head_written() {
+            response.write_error(conn, reject.status, reject.reason);
         }
-        // The handler is waiting. Once the body is fully read, watch the socket so that a
-        // client hanging up cancels the handler. (Handlers that finish on their first
-        // poll — most of them — never get here, which saves a read system call.)
-        if conn.body.borrow().is_done() && !conn.response.borrow().is_done() && conn.poll_disconnect(cx).is_ready() {
-            return Poll::Ready(Err(String::new()));
-        }
-        Poll::Pending
-    })
-    .await;
-    // Drop the application's future here — for a client that left, this cancels the
-    // handler at the `.await` where it was waiting.
-    drop(call);
+        response.force_close();
+    }
     match outcome {
         Ok(()) if conn.disconnected.get() => {}
         Ok(()) => {
@@ -339,7 +364,11 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
                 log_error!("{} {}: the application returned without sending a response", scope.method(), scope.path());
                 response.write_error(conn, 500, "Internal Server Error");
             } else if !response.is_done() {
-                log_error!("{} {}: the application returned before finishing its response body", scope.method(), scope.path());
+                log_error!(
+                    "{} {}: the application returned before finishing its response body",
+                    scope.method(),
+                    scope.path()
+                );
                 response.force_close();
             }
         }
@@ -357,16 +386,6 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
                 response.write_error(conn, 500, "Internal Server Error");
             }
         }
-    }
-    // A body rejected while the application read it (too large, malformed) gets its
-    // status if the application had not answered yet.
-    let rejected = conn.body.borrow().rejection();
-    if let Some(reject) = rejected {
-        let mut response = conn.response.borrow_mut();
-        if !response.is_started() {
-            response.write_error(conn, reject.status, reject.reason);
-        }
-        response.force_close();
     }
 }
 

@@ -12,8 +12,8 @@
 //!    requests (bounded by `--timeout-graceful-shutdown`), then runs lifespan shutdown.
 
 pub(crate) mod buffer;
-pub(crate) mod conn;
 mod config;
+pub(crate) mod conn;
 pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
@@ -72,7 +72,8 @@ impl ServerHandle {
     pub fn join(self) -> Result<(), ServerError> {
         let mut result = Ok(());
         for worker in self.workers {
-            let outcome = worker.join().unwrap_or_else(|_| Err(ServerError::Startup("a worker thread panicked".into())));
+            let outcome =
+                worker.join().unwrap_or_else(|_| Err(ServerError::Startup("a worker thread panicked".into())));
             if result.is_ok() {
                 result = outcome;
             }
@@ -121,11 +122,14 @@ where
             // The worker failed before listening: stop the ones already running.
             Ok(Err(())) | Err(_) => {
                 trigger.pull();
-                let failure = worker.join().unwrap_or_else(|_| Err(ServerError::Startup("worker thread panicked".into())));
+                let failure =
+                    worker.join().unwrap_or_else(|_| Err(ServerError::Startup("worker thread panicked".into())));
                 for w in workers {
                     let _ = w.join();
                 }
-                return Err(failure.err().unwrap_or_else(|| ServerError::Startup("worker stopped during startup".into())));
+                return Err(failure
+                    .err()
+                    .unwrap_or_else(|| ServerError::Startup("worker stopped during startup".into())));
             }
         }
         workers.push(worker);

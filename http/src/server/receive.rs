@@ -59,9 +59,11 @@ impl BodyState {
     pub(crate) fn start(&mut self, info: &HeadInfo) {
         *self = match info.body {
             BodyFraming::Empty => BodyState::Done { pending_final: true },
-            BodyFraming::Length(n) => {
-                BodyState::Reading { framing: Remaining::Length(n), delivered: 0, expect_continue: info.expect_continue }
-            }
+            BodyFraming::Length(n) => BodyState::Reading {
+                framing: Remaining::Length(n),
+                delivered: 0,
+                expect_continue: info.expect_continue,
+            },
             BodyFraming::Chunked => BodyState::Reading {
                 framing: Remaining::Chunked(ChunkedDecoder::new()),
                 delivered: 0,

@@ -28,8 +28,11 @@ pub struct Sender<'a> {
     /// The connection written to.
     conn: &'a Conn,
     /// A middleware's event transform and the sender it wraps, innermost first.
-    layer: Option<(&'a dyn Fn(&mut SendEvent<'_>), &'a Sender<'a>)>,
+    layer: Option<Layer<'a>>,
 }
+
+/// One middleware's wrapping of a [`Sender`]: its transform and the sender inside.
+type Layer<'a> = (&'a dyn Fn(&mut SendEvent<'_>), &'a Sender<'a>);
 
 /// Where the response stands.
 #[derive(Debug, Default)]
@@ -122,7 +125,14 @@ impl ResponseState {
         let body = format!("{status} {}: {reason}\n", reason_phrase(status));
         let mut wbuf = conn.wbuf.borrow_mut();
         let version = self.version.unwrap_or(HttpVersion::Http11);
-        write_head(&mut wbuf, version, status, &[(b"content-type", b"text/plain; charset=utf-8")], Framing::Length(body.len() as u64), false);
+        write_head(
+            &mut wbuf,
+            version,
+            status,
+            &[(b"content-type", b"text/plain; charset=utf-8")],
+            Framing::Length(body.len() as u64),
+            false,
+        );
         if !self.is_head {
             wbuf.extend_from_slice(body.as_bytes());
         }
@@ -165,11 +175,20 @@ impl ResponseState {
                 }
                 // HEAD keeps the length the GET would have had, when it is known.
                 let announced = match framing {
-                    Framing::None if self.is_head => declared.or((!more_body).then_some(body.len() as u64)).map(Framing::Length),
+                    Framing::None if self.is_head => {
+                        declared.or((!more_body).then_some(body.len() as u64)).map(Framing::Length)
+                    }
                     other => Some(other),
                 };
                 let mut wbuf = conn.wbuf.borrow_mut();
-                write_head_with(&mut wbuf, version, self.status, &headers, announced.unwrap_or(Framing::None), self.keep_alive);
+                write_head_with(
+                    &mut wbuf,
+                    version,
+                    self.status,
+                    &headers,
+                    announced.unwrap_or(Framing::None),
+                    self.keep_alive,
+                );
                 drop(wbuf);
                 self.phase = Phase::Body { framing, trailers };
                 self.write_body(conn, body, more_body)
@@ -235,7 +254,8 @@ impl ResponseState {
             Framing::None => {}
         }
         if !more_body {
-            self.phase = if trailers && matches!(framing, Framing::Chunked) { Phase::AwaitingTrailers } else { Phase::Done };
+            self.phase =
+                if trailers && matches!(framing, Framing::Chunked) { Phase::AwaitingTrailers } else { Phase::Done };
         }
         Ok(more_body || wbuf.len() >= WRITE_HIGH_WATER)
     }
@@ -280,7 +300,8 @@ impl<'a> Sender<'a> {
 /// Names must be tokens; values may not contain CR, LF or NUL (header injection).
 fn validate(headers: &[Header]) -> Result<(), SendError> {
     for (name, value) in headers {
-        let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let name_ok =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         let value_ok = !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
         if !name_ok || !value_ok {
             return Err(SendError::InvalidHeader(format!("{name}: {}", String::from_utf8_lossy(value))));
@@ -299,7 +320,14 @@ fn declared_length(headers: &[Header]) -> Option<u64> {
 
 /// Writes the status line, the server's headers, the application's headers and the
 /// framing headers.
-fn write_head_with(wbuf: &mut Vec<u8>, version: HttpVersion, status: u16, headers: &[Header], framing: Framing, keep_alive: bool) {
+fn write_head_with(
+    wbuf: &mut Vec<u8>,
+    version: HttpVersion,
+    status: u16,
+    headers: &[Header],
+    framing: Framing,
+    keep_alive: bool,
+) {
     write_status_line(wbuf, version, status);
     let mut has_server = false;
     let mut has_date = false;
@@ -307,7 +335,10 @@ fn write_head_with(wbuf: &mut Vec<u8>, version: HttpVersion, status: u16, header
         let name = name.as_ref();
         // Framing is ours to decide: the application's transfer-encoding is ignored
         // and its content-length is re-emitted below from `framing`.
-        if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("connection") {
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("connection")
+        {
             continue;
         }
         has_server |= name.eq_ignore_ascii_case("server");
@@ -319,7 +350,14 @@ fn write_head_with(wbuf: &mut Vec<u8>, version: HttpVersion, status: u16, header
 }
 
 /// `write_head_with` for the server's own responses, whose headers are static.
-fn write_head(wbuf: &mut Vec<u8>, version: HttpVersion, status: u16, headers: &[(&[u8], &[u8])], framing: Framing, keep_alive: bool) {
+fn write_head(
+    wbuf: &mut Vec<u8>,
+    version: HttpVersion,
+    status: u16,
+    headers: &[(&[u8], &[u8])],
+    framing: Framing,
+    keep_alive: bool,
+) {
     write_status_line(wbuf, version, status);
     for (name, value) in headers {
         write_field(wbuf, name, value);

@@ -44,10 +44,7 @@ pub fn block_on<F: Future>(limit: Duration, future: F) -> F::Output {
     let give_up = Instant::now() + limit;
     let reactor = Reactor::new().expect("cannot create an epoll instance");
     let _entered = reactor.enter();
-    let flag = Arc::new(Flag {
-        woken: AtomicBool::new(true),
-        unparker: reactor.unparker(),
-    });
+    let flag = Arc::new(Flag { woken: AtomicBool::new(true), unparker: reactor.unparker() });
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
@@ -58,18 +55,9 @@ pub fn block_on<F: Future>(limit: Duration, future: F) -> F::Output {
             }
         }
         let now = Instant::now();
-        assert!(
-            now < give_up,
-            "the future did not finish within {limit:?}: a wake-up was lost"
-        );
-        let until = reactor
-            .next_deadline()
-            .map_or(give_up, |deadline| deadline.min(give_up));
-        let timeout = if flag.woken.load(Ordering::Acquire) {
-            Duration::ZERO
-        } else {
-            until - now
-        };
+        assert!(now < give_up, "the future did not finish within {limit:?}: a wake-up was lost");
+        let until = reactor.next_deadline().map_or(give_up, |deadline| deadline.min(give_up));
+        let timeout = if flag.woken.load(Ordering::Acquire) { Duration::ZERO } else { until - now };
         reactor.wait(Some(timeout)).expect("epoll_wait failed");
         reactor.fire_expired_timers(Instant::now());
     }
