@@ -209,6 +209,7 @@ impl<T> Future for BlockingTask<T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => slot.waker = Some(cx.waker().clone()),
         }
+        rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Blocking);
         Poll::Pending
     }
 }

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use rasgi_reactor::trace;
 use rasgi_reactor::Reactor;
 
-use crate::task::{Task, TaskFuture, TaskId, TaskInfo, TaskStats};
+use crate::task::{LoopWarning, Task, TaskFuture, TaskId, TaskInfo, TaskStats};
 use crate::waker::{Shared, TaskWaker};
 
 thread_local! {
@@ -49,7 +50,12 @@ pub(crate) struct Executor {
     current: Cell<Option<TaskId>>,
     /// Tunables.
     config: Config,
+    /// The latest warnings, for the live loop view; at most `RECENT_WARNINGS`.
+    warnings: RefCell<VecDeque<LoopWarning>>,
 }
+
+/// How many warnings the loop remembers.
+const RECENT_WARNINGS: usize = 32;
 
 impl Executor {
     pub(crate) fn new(reactor: Reactor, config: Config) -> Executor {
@@ -61,6 +67,7 @@ impl Executor {
             shared,
             current: Cell::new(None),
             config,
+            warnings: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -129,26 +136,81 @@ impl Executor {
             return; // finished or aborted since it was woken
         };
 
+        let narrating = trace::narrating();
+        if narrating {
+            trace::narrate(format_args!("{} polled", self.describe(id)));
+        }
         self.current.set(Some(id));
         let timed = !self.config.slow_poll_threshold.is_zero();
         let started = timed.then(Instant::now);
         let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
         let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
         self.current.set(None);
+        drop(waker);
 
         if timed && elapsed >= self.config.slow_poll_threshold {
             self.warn_slow_poll(id, elapsed);
         }
         match poll {
             Poll::Ready(()) => {
+                if narrating {
+                    let polls = self.tasks.borrow_mut().get_mut(id).map_or(0, |t| t.stats.polls + 1);
+                    trace::narrate(format_args!("{} finished after {polls} poll(s)", self.describe(id)));
+                }
                 let task = self.tasks.borrow_mut().remove(id);
                 // Dropped here, outside any borrow: the future's destructors may call
                 // back into the executor.
                 drop(future);
                 drop(task);
             }
-            Poll::Pending => self.tasks.borrow_mut().finish_poll(id, future, elapsed),
+            Poll::Pending => {
+                let waits = if trace::recording() { trace::take_waits() } else { Vec::new() };
+                if narrating {
+                    let reasons: Vec<String> = waits.iter().map(ToString::to_string).collect();
+                    let reasons =
+                        if reasons.is_empty() { "nothing the reactor knows of".to_owned() } else { reasons.join(", ") };
+                    trace::narrate(format_args!("{} returned Pending; it waits for {reasons}", self.describe(id)));
+                }
+                let lost = self.tasks.borrow_mut().finish_poll(id, future, elapsed, waits);
+                if lost {
+                    self.warn_lost_waker(id);
+                }
+            }
         }
+    }
+
+    /// `task #4 'GET /async-route'`, for the narration.
+    pub(crate) fn describe(&self, id: TaskId) -> String {
+        match self.task_name(id) {
+            Some(name) => format!("task {id} '{name}'"),
+            None => format!("task {id}"),
+        }
+    }
+
+    /// Remembers a warning for the live view and logs it.
+    fn warn(&self, message: String) {
+        crate::log_warn!("{message}");
+        let mut warnings = self.warnings.borrow_mut();
+        if warnings.len() == RECENT_WARNINGS {
+            warnings.pop_front();
+        }
+        warnings.push_back(LoopWarning { at: std::time::SystemTime::now(), message });
+    }
+
+    pub(crate) fn recent_warnings(&self) -> Vec<LoopWarning> {
+        self.warnings.borrow().iter().cloned().collect()
+    }
+
+    /// The waker diagnostic: a task returned `Pending`, nobody holds a clone of its
+    /// waker, and it did not wake itself — so nothing can ever wake it. This is the bug
+    /// learners hit most: a hand-written `poll` that returns `Pending` without handing
+    /// `cx.waker()` to anyone.
+    fn warn_lost_waker(&self, id: TaskId) {
+        self.warn(format!(
+            "lost waker: {} returned Pending but no one kept its waker, so it can never be woken. \
+             A future must store cx.waker() (or pass it to something that will call it) before returning Pending.",
+            self.describe(id)
+        ));
     }
 
     /// The slow-poll detector's report: asyncio's debug mode prints "Executing <Task>
@@ -158,25 +220,40 @@ impl Executor {
             Some(name) => format!("task '{name}' ({id})"),
             None => format!("task {id}"),
         };
-        crate::log_warn!(
+        self.warn(format!(
             "slow poll: {who} held the event loop for {:.1} ms (threshold {} ms); every other \
              task waited. Move blocking or CPU-heavy work to spawn_blocking.",
             elapsed.as_secs_f64() * 1000.0,
             self.config.slow_poll_threshold.as_millis()
-        );
+        ));
     }
 
     /// Adds a task and queues it for its first poll.
     pub(crate) fn spawn(&self, future: TaskFuture, name: Option<Rc<str>>) -> (TaskId, Waker) {
         let (id, waker) = self.tasks.borrow_mut().insert(future, name, &self.shared);
-        self.schedule_local(id, "spawn");
+        if trace::narrating() {
+            let by = match self.current.get() {
+                Some(parent) => format!(" by {}", self.describe(parent)),
+                None => String::new(),
+            };
+            trace::narrate(format_args!("{} spawned{by}", self.describe(id)));
+        }
+        self.schedule_local(id);
         (id, waker)
     }
 
     /// Queues a task from the loop's own thread. The caller has already set the
     /// task's `scheduled` flag (or the task is new).
-    pub(crate) fn schedule_local(&self, id: TaskId, _by: &'static str) {
+    pub(crate) fn schedule_local(&self, id: TaskId) {
         self.ready.borrow_mut().push_back(id);
+    }
+
+    /// Wakes a task by id (what `JoinHandle::abort` uses).
+    pub(crate) fn wake_task(&self, id: TaskId) {
+        let waker = self.tasks.borrow_mut().get_mut(id).map(|t| t.waker.clone());
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -285,8 +362,15 @@ impl TaskTable {
         // Born scheduled: the spawn queues it for its first poll.
         let header = Arc::new(TaskWaker { id, scheduled: true.into(), shared: shared.clone() });
         let waker = Waker::from(header.clone());
-        slot.task =
-            Some(Task { future: Some(future), waker: waker.clone(), header, name, stats: TaskStats::default() });
+        slot.task = Some(Task {
+            future: Some(future),
+            waker: waker.clone(),
+            header,
+            name,
+            stats: TaskStats::default(),
+            waits: Vec::new(),
+            lost_waker_reported: false,
+        });
         self.live += 1;
         (id, waker)
     }
@@ -309,14 +393,23 @@ impl TaskTable {
         Some((future, task.waker.clone()))
     }
 
-    /// Puts a still-pending future back after its poll and counts the poll.
-    fn finish_poll(&mut self, id: TaskId, future: TaskFuture, elapsed: Duration) {
-        if let Some(task) = self.get_mut(id) {
-            task.future = Some(future);
-            task.stats.polls += 1;
-            task.stats.busy += elapsed;
-            task.stats.longest_poll = task.stats.longest_poll.max(elapsed);
-        }
+    /// Puts a still-pending future back after its poll and counts the poll. Returns
+    /// true if the task has just lost its waker (see `warn_lost_waker`).
+    fn finish_poll(&mut self, id: TaskId, future: TaskFuture, elapsed: Duration, waits: Vec<trace::Wait>) -> bool {
+        let Some(task) = self.get_mut(id) else { return false };
+        task.future = Some(future);
+        task.stats.polls += 1;
+        task.stats.busy += elapsed;
+        task.stats.longest_poll = task.stats.longest_poll.max(elapsed);
+        task.waits = waits;
+        // The table holds two references to the waker (`waker` and `header`). Any
+        // more means someone — the reactor, a timer, a channel — kept a clone to wake
+        // us with. Exactly two, and not already queued: nobody can ever wake this task.
+        let lost = Arc::strong_count(&task.header) == 2
+            && !task.header.scheduled.load(Ordering::Acquire)
+            && !task.lost_waker_reported;
+        task.lost_waker_reported |= lost;
+        lost
     }
 
     fn remove(&mut self, id: TaskId) -> Option<Task> {
@@ -344,6 +437,7 @@ impl TaskTable {
                     scheduled: task.header.scheduled.load(Ordering::Relaxed),
                     running: current == Some(id),
                     stats: task.stats,
+                    waits: task.waits.clone(),
                 })
             })
             .collect()

@@ -112,7 +112,8 @@ where
 {
     let slot = Rc::new(RefCell::new(JoinSlot { result: None, waiter: None, abort_requested: false, finished: false }));
     let (id, waker) = Executor::with_current(|ex| ex.spawn(Box::pin(run_task(future, slot.clone())), name));
-    JoinHandle { slot, id, task_waker: waker }
+    drop(waker);
+    JoinHandle { slot, id }
 }
 
 /// The future the loop actually polls for a spawned task: it drives the user's future
@@ -155,10 +156,10 @@ async fn run_task<F: Future>(future: F, slot: Rc<RefCell<JoinSlot<F::Output>>>) 
 pub struct JoinHandle<T> {
     /// Shared with the task's wrapper.
     slot: Rc<RefCell<JoinSlot<T>>>,
-    /// The task's id.
+    /// The task's id; `abort` wakes the task through the executor by this id. (Holding
+    /// a clone of the task's waker instead would defeat the lost-waker diagnostic,
+    /// which counts who holds one.)
     id: TaskId,
-    /// The task's own waker, used by `abort` to get the task polled one last time.
-    task_waker: Waker,
 }
 
 impl<T> JoinHandle<T> {
@@ -174,7 +175,11 @@ impl<T> JoinHandle<T> {
         }
         slot.abort_requested = true;
         drop(slot);
-        self.task_waker.wake_by_ref();
+        Executor::with_current_opt(|ex| {
+            if let Some(ex) = ex {
+                ex.wake_task(self.id);
+            }
+        });
     }
 
     /// True once the task ended, by output, panic or abort.
@@ -201,6 +206,7 @@ impl<T> Future for JoinHandle<T> {
             Some(waiter) if waiter.will_wake(cx.waker()) => {}
             _ => slot.waiter = Some(cx.waker().clone()),
         }
+        rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Task);
         Poll::Pending
     }
 }

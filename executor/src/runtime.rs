@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use rasgi_reactor::{Reactor, ReactorGuard};
+use rasgi_reactor::{trace, Reactor, ReactorGuard};
 
 use crate::executor::{Config, Executor};
 use crate::waker::MainWaker;
@@ -34,6 +34,7 @@ impl Builder {
     /// Default settings: 256 task polls per turn; a 100 ms slow-poll threshold, or the
     /// number of milliseconds in `RASGI_SLOW_POLL_MS` (0 turns the detector off).
     pub fn new() -> Builder {
+        rasgi_reactor::trace::init_from_env();
         let slow_poll_threshold = std::env::var("RASGI_SLOW_POLL_MS")
             .ok()
             .and_then(|ms| ms.trim().parse::<u64>().ok())
@@ -93,8 +94,19 @@ impl Runtime {
         shared.main_woken.store(true, Ordering::Release);
         loop {
             if shared.main_woken.swap(false, Ordering::AcqRel) {
+                let narrating = trace::narrating();
+                if narrating {
+                    trace::narrate(format_args!("main future polled"));
+                }
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
+                }
+                // The main future is not a task: its wait notes are narrated here and
+                // must not be left for the next task's poll to pick up.
+                let waits = if trace::recording() { trace::take_waits() } else { Vec::new() };
+                if narrating {
+                    let waits: Vec<String> = waits.iter().map(ToString::to_string).collect();
+                    trace::narrate(format_args!("main future returned Pending; it waits for {}", waits.join(", ")));
                 }
             }
             if let Err(e) = self.executor.turn() {

@@ -26,8 +26,10 @@ pub struct TaskId {
 }
 
 impl fmt::Display for TaskId {
+    /// `#4`: the slot number, which is what a person reading a trace needs. (The
+    /// generation, shown by `Debug`, only matters to the executor.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}.{}", self.index, self.generation)
+        write!(f, "#{}", self.index)
     }
 }
 
@@ -48,6 +50,11 @@ pub(crate) struct Task {
     pub(crate) name: Option<Rc<str>>,
     /// Statistics, updated after every poll.
     pub(crate) stats: TaskStats,
+    /// What the task waited for after its last poll (collected only while the trace or
+    /// the live view is on).
+    pub(crate) waits: Vec<rasgi_reactor::trace::Wait>,
+    /// The lost-waker diagnostic already fired for this task (it reports once).
+    pub(crate) lost_waker_reported: bool,
 }
 
 /// What the loop has measured about one task.
@@ -75,6 +82,17 @@ pub struct TaskInfo {
     pub running: bool,
     /// Its counters.
     pub stats: TaskStats,
+    /// What it waited for after its last poll (empty unless recording).
+    pub waits: Vec<rasgi_reactor::trace::Wait>,
+}
+
+/// A warning the loop raised, kept for the live loop view.
+#[derive(Clone, Debug)]
+pub struct LoopWarning {
+    /// When it was raised.
+    pub at: std::time::SystemTime,
+    /// The message, as logged.
+    pub message: String,
 }
 
 /// The id of the task being polled, or `None` outside a task (e.g. in the future given
@@ -103,4 +121,10 @@ pub fn name() -> Option<Rc<str>> {
 /// Snapshots of every live task of this thread's loop.
 pub fn snapshot() -> Vec<TaskInfo> {
     Executor::with_current_opt(|ex| ex.map(|ex| ex.task_infos()).unwrap_or_default())
+}
+
+/// The most recent warnings of this thread's loop (slow polls, lost wakers), oldest
+/// first.
+pub fn recent_warnings() -> Vec<LoopWarning> {
+    Executor::with_current_opt(|ex| ex.map(|ex| ex.recent_warnings()).unwrap_or_default())
 }

@@ -76,15 +76,35 @@ impl Wake for TaskWaker {
         }
         let queued_locally = Executor::with_current_opt(|executor| match executor {
             Some(executor) if Arc::ptr_eq(executor.shared(), &self.shared) => {
-                executor.schedule_local(self.id, "waker");
+                if rasgi_reactor::trace::narrating() {
+                    narrate_local_wake(executor, self.id);
+                }
+                executor.schedule_local(self.id);
                 true
             }
             _ => false,
         });
         if !queued_locally {
+            if rasgi_reactor::trace::narrating() {
+                let thread = std::thread::current();
+                let from = thread.name().unwrap_or("another thread");
+                rasgi_reactor::trace::narrate(format_args!("task {} woken from thread '{from}'", self.id));
+            }
             self.shared.push_remote(self.id);
         }
     }
+}
+
+/// Says who woke a task on the loop's own thread: the reactor (a socket or a timer),
+/// or the task that is running (a channel send, a spawn, an abort).
+fn narrate_local_wake(executor: &Executor, id: TaskId) {
+    let by = match (rasgi_reactor::trace::wake_source(), executor.current_task()) {
+        (Some(source), _) => source.to_string(),
+        (None, Some(current)) if current == id => "itself".to_owned(),
+        (None, Some(current)) => executor.describe(current),
+        (None, None) => "the main future".to_owned(),
+    };
+    rasgi_reactor::trace::narrate(format_args!("{} woken by {by}", executor.describe(id)));
 }
 
 /// The waker given to the future passed to `block_on`, which is not a task (it may
@@ -103,6 +123,14 @@ impl Wake for MainWaker {
             let on_loop = Executor::with_current_opt(|executor| {
                 executor.is_some_and(|executor| Arc::ptr_eq(executor.shared(), &self.shared))
             });
+            if rasgi_reactor::trace::narrating() {
+                let by = match rasgi_reactor::trace::wake_source() {
+                    Some(source) => source.to_string(),
+                    None if on_loop => "a task".to_owned(),
+                    None => format!("thread '{}'", std::thread::current().name().unwrap_or("?")),
+                };
+                rasgi_reactor::trace::narrate(format_args!("main future woken by {by}"));
+            }
             if !on_loop {
                 self.shared.unparker.unpark();
             }

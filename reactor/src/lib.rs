@@ -33,6 +33,7 @@
 //! | `timer.rs` | [`Timers`]: the deadline structure the loop asks for its next timeout |
 //! | `sleep.rs` | [`Sleep`], [`sleep`], [`sleep_until`]: the hand-written leaf future of `asyncio.sleep` |
 //! | `unpark.rs` | [`Unparker`]: wake a sleeping loop from another thread (`mio::Waker`) |
+//! | `trace.rs` | the narrated loop (`RASGI_TRACE=1`) and facts for the live loop view |
 //! | `net/listener.rs` | [`net::TcpListener`]: accept, address reuse, `SO_REUSEPORT` |
 //! | `net/stream.rs` | [`net::TcpStream`]: connect, read, write, vectored write, shutdown |
 
@@ -45,9 +46,10 @@ mod reactor;
 mod sleep;
 mod source;
 mod timer;
+pub mod trace;
 mod unpark;
 
-pub use reactor::{Reactor, ReactorGuard, Stats};
+pub use reactor::{Reactor, ReactorGuard, SourceInfo, Stats};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use source::{Direction, Registration};
 pub use timer::{TimerKey, Timers};

@@ -20,6 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::source::{Direction, Waiters};
 use crate::timer::{TimerKey, Timers};
+use crate::trace::{self, WakeSource};
 use crate::unpark::Unparker;
 
 /// The token under which the cross-thread `mio::Waker` is registered. Socket tokens are
@@ -78,6 +79,17 @@ pub struct Stats {
     pub timers: usize,
 }
 
+/// One registered socket, as the live loop view shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// The socket's token.
+    pub token: usize,
+    /// A future waits for it to become readable.
+    pub read_waiting: bool,
+    /// A future waits for it to become writable.
+    pub write_waiting: bool,
+}
+
 /// Restores the previous current reactor when dropped; see [`Reactor::enter`].
 pub struct ReactorGuard {
     previous: Option<Rc<Inner>>,
@@ -129,6 +141,10 @@ impl Reactor {
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
         let inner = &*self.inner;
         let mut events = inner.events.borrow_mut();
+        let narrating = trace::narrating();
+        if narrating {
+            self.narrate_sleep(timeout);
+        }
         match inner.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             // A signal arrived while we slept: not an error, just an early return.
@@ -149,12 +165,27 @@ impl Reactor {
             let write = event.is_writable() || event.is_write_closed() || event.is_error();
             // Take the wakers out before waking: `wake()` may run arbitrary code (the
             // executor's queue push), and must not find `sources` borrowed.
-            let (r, w) = inner.sources.borrow_mut().take_wakers(event.token().0, read, write);
-            if let Some(w) = r {
-                w.wake();
+            let token = event.token().0;
+            if narrating {
+                trace::narrate(format_args!(
+                    "reactor: socket {token} is {}",
+                    match (read, write) {
+                        (true, true) => "readable and writable",
+                        (true, false) => "readable",
+                        _ => "writable",
+                    }
+                ));
             }
-            if let Some(w) = w {
-                w.wake();
+            let (r, w) = inner.sources.borrow_mut().take_wakers(token, read, write);
+            if r.is_some() || w.is_some() {
+                trace::with_wake_source(WakeSource::Socket { token, readable: read, writable: write }, || {
+                    if let Some(w) = r {
+                        w.wake();
+                    }
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                });
             }
         }
         let mut stats = inner.stats.get();
@@ -174,7 +205,10 @@ impl Reactor {
             match next {
                 Some(waker) => {
                     fired += 1;
-                    waker.wake();
+                    if trace::narrating() {
+                        trace::narrate(format_args!("reactor: a timer fired"));
+                    }
+                    trace::with_wake_source(WakeSource::Timer, || waker.wake());
                 }
                 None => break,
             }
@@ -193,6 +227,46 @@ impl Reactor {
         stats.sources = self.inner.sources.borrow().len();
         stats.timers = self.inner.timers.borrow().len();
         stats
+    }
+
+    /// Describes the coming sleep in the narration.
+    fn narrate_sleep(&self, timeout: Option<Duration>) {
+        let (sockets, timers) = (self.inner.sources.borrow().len(), self.inner.timers.borrow().len());
+        match timeout {
+            Some(t) if t.is_zero() => {
+                trace::narrate(format_args!("reactor: checking for I/O without sleeping (tasks are ready)"))
+            }
+            Some(t) => trace::narrate(format_args!(
+                "reactor: sleeping up to {:.1} ms, until the next timer ({sockets} sockets, {timers} timers registered)",
+                t.as_secs_f64() * 1000.0
+            )),
+            None => trace::narrate(format_args!(
+                "reactor: sleeping until a socket is ready ({sockets} sockets registered, no timers)"
+            )),
+        }
+    }
+
+    /// Every registered socket and which directions someone waits in.
+    pub fn sources(&self) -> Vec<SourceInfo> {
+        let sources = self.inner.sources.borrow();
+        sources
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(token, slot)| {
+                let waiters = slot.as_ref()?;
+                Some(SourceInfo {
+                    token,
+                    read_waiting: waiters.is_waiting(Direction::Read),
+                    write_waiting: waiters.is_waiting(Direction::Write),
+                })
+            })
+            .collect()
+    }
+
+    /// The deadlines of pending timers, earliest first.
+    pub fn timer_deadlines(&self) -> Vec<Instant> {
+        self.inner.timers.borrow().deadlines().collect()
     }
 
     /// Runs `f` with the reactor of the current thread.

@@ -101,6 +101,7 @@ impl Future for Sleep {
                 self.registered = Some(registered);
             }
         }
+        crate::trace::note_wait(crate::trace::Wait::Timer { deadline: self.deadline });
         Poll::Pending
     }
 }

@@ -44,6 +44,14 @@ impl Waiters {
         }
     }
 
+    /// True if someone waits in `direction`.
+    pub(crate) fn is_waiting(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Read => self.read.is_some(),
+            Direction::Write => self.write.is_some(),
+        }
+    }
+
     pub(crate) fn take(&mut self, direction: Direction) -> Option<Waker> {
         match direction {
             Direction::Read => self.read.take(),
@@ -91,7 +99,7 @@ impl Registration {
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Register before returning Pending: that is the Future contract.
-                    self.reactor.set_waker(self.token, direction, cx.waker());
+                    self.register_waker(direction, cx.waker());
                     return Poll::Pending;
                 }
                 // A signal interrupted the system call; nothing happened, try again.
@@ -106,6 +114,10 @@ impl Registration {
     /// connection attempt finished" (successfully or not).
     pub fn register_waker(&self, direction: Direction, waker: &Waker) {
         self.reactor.set_waker(self.token, direction, waker);
+        crate::trace::note_wait(match direction {
+            Direction::Read => crate::trace::Wait::Readable { token: self.token },
+            Direction::Write => crate::trace::Wait::Writable { token: self.token },
+        });
     }
 
     /// The token this socket is registered under (shown by diagnostics).

@@ -86,6 +86,7 @@ impl<T> Sender<T> {
             if !chan.sender_wakers.iter().any(|w| w.will_wake(cx.waker())) {
                 chan.sender_wakers.push_back(cx.waker().clone());
             }
+            rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("room in an mpsc channel"));
             Poll::Pending
         })
         .await
@@ -165,6 +166,7 @@ impl<T> Receiver<T> {
                 return Poll::Ready(None);
             }
             chan.receiver_waker = Some(cx.waker().clone());
+            rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("a message on an mpsc channel"));
             Poll::Pending
         })
         .await

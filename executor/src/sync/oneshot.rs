@@ -104,6 +104,7 @@ impl<T> Future for Receiver<T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => inner.waker = Some(cx.waker().clone()),
         }
+        rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("a oneshot value"));
         Poll::Pending
     }
 }

@@ -201,7 +201,10 @@ impl Future for Acquire {
                 self.done = true;
                 Poll::Ready(result.map(|()| Permit { semaphore: self.semaphore.clone(), forgotten: false }))
             }
-            None => Poll::Pending,
+            None => {
+                rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("a semaphore permit"));
+                Poll::Pending
+            }
         }
     }
 }

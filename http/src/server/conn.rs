@@ -196,6 +196,9 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
             run_app(&ctx.app, &scope, &conn).await;
         }
 
+        // The application may have renamed the task after its route; between requests
+        // it is a connection again.
+        rasgi_executor::task::set_name(ctx.task_name.clone());
         let (status, keep_alive) = conn.response.borrow().outcome();
         if ctx.config.access_log {
             log_access(peer, &scope, status, started);

@@ -48,6 +48,8 @@ pub(crate) struct LoopContext<A> {
     pub(crate) root_path: Rc<str>,
     /// Open connections, for the concurrency limit and shutdown.
     pub(crate) connections: Rc<Connections>,
+    /// The name connection tasks carry between requests.
+    pub(crate) task_name: Rc<str>,
 }
 
 /// A running server: its address, and the means to stop it and wait for it.
@@ -204,6 +206,7 @@ async fn serve_loop<A: App>(
         config,
         state,
         connections: Rc::new(Connections::default()),
+        task_name: Rc::from("http connection"),
     });
     // Accept until the trigger is pulled; dropping the accept loop closes the listener,
     // so new clients are refused from here on.
@@ -229,11 +232,10 @@ async fn serve_loop<A: App>(
 
 /// Accepts connections forever, one task each.
 async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: TcpListener) {
-    let task_name: Rc<str> = Rc::from("http connection");
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                drop(spawn_named(task_name.clone(), conn::serve_connection(ctx.clone(), stream, peer)));
+                drop(spawn_named(ctx.task_name.clone(), conn::serve_connection(ctx.clone(), stream, peer)));
             }
             Err(e) => {
                 // Usually EMFILE (out of file descriptors). Retrying at once would spin;
