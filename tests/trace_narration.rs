@@ -1,0 +1,87 @@
+//! The narrated loop: with `RASGI_TRACE=1`, one request to `/async-route` makes the
+//! loop tell its story on stderr — the connection task spawned and polled, parked on a
+//! one-second timer, the reactor asleep, the timer firing, the task woken by it, polled
+//! again, and finished.
+
+mod app_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Finds each pattern in `lines`, in order; every pattern's pieces must all occur in one
+/// line. Returns the matched lines, or panics naming the first pattern not found.
+fn find_in_order<'a>(lines: &'a [String], patterns: &[&[&str]]) -> Vec<&'a str> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    for pattern in patterns {
+        let Some(offset) = lines[from..].iter().position(|l| pattern.iter().all(|piece| l.contains(piece))) else {
+            panic!("no line containing {pattern:?} after line {from}; the narration was:\n{}", lines.join("\n"));
+        };
+        found.push(lines[from + offset].as_str());
+        from += offset + 1;
+    }
+    found
+}
+
+#[test]
+fn one_async_request_is_narrated_step_by_step() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasgi"))
+        .args(["--port", "0", "--no-access-log"])
+        .env("RASGI_TRACE", "1")
+        .env("RASGI_DEMO_DATABASE", "off")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the demo starts");
+        let addr = line.split("running on http://").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
+        lines.push(line);
+        if let Some(addr) = addr {
+            break addr.parse().expect("an address");
+        }
+    };
+    // Let the startup narration settle, then forget it: the request's story starts now.
+    std::thread::sleep(Duration::from_millis(200));
+    while rx.try_recv().is_ok() {}
+
+    let reply = app_support::get(addr, "/async-route");
+    assert_eq!(reply.body, r#"{"message":"This is an async route"}"#);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines: Vec<String> = rx.try_iter().filter(|l| l.starts_with("TRACE:")).collect();
+
+    let story = find_in_order(
+        &lines,
+        &[
+            &["reactor: socket", "is readable"],
+            &["main future woken by socket", "readable"],
+            &["'http connection' spawned"],
+            &["'http connection' polled"],
+            &["'GET /async-route' returned Pending; it waits for timer in 1000 ms"],
+            &["reactor: sleeping up to", "until the next timer"],
+            &["reactor: a timer fired"],
+            &["'GET /async-route' woken by a timer"],
+            &["'GET /async-route' polled"],
+            &["'http connection' finished after 2 poll(s)"],
+        ],
+    );
+    // All of it is one task: the same id from spawn to finish.
+    let id = |line: &str| line.split("task #").nth(1).and_then(|rest| rest.split(' ').next()).map(str::to_owned);
+    let spawned = id(story[2]).expect("a task id");
+    assert_eq!(id(story[9]), Some(spawned.clone()), "{story:?}");
+    assert_eq!(id(story[7]), Some(spawned), "{story:?}");
+}
