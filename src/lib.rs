@@ -1,8 +1,26 @@
 //! # rasgi
 //!
-//! An ASGI-like async web runtime for Rust, built from first principles.
+//! An ASGI-like async web runtime for Rust, built from first principles. This crate is
+//! the top layer: the FastAPI-like application layer, the Postgres wire client, and
+//! the seed's demo application. The layers below are `rasgi-reactor` (waiting),
+//! `rasgi-executor` (running) and `rasgi-http` (the server, the ASGI-like contract and
+//! the HTTPS client). The README is the reading guide.
+//!
+//! # Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`app`] | FastAPI's role: routes, parameters, JSON, `call_next` middleware, errors |
+//! | [`pg`] | asyncpg's role: the Postgres wire protocol on rasgi's loop |
+//! | [`demo`] | the seed's application, route for route |
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod demo;
 pub mod pg;
+
+/// The README's Rust examples, compiled and run as doctests so the guide cannot drift
+/// from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
