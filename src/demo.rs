@@ -15,17 +15,86 @@
 //! parameters and their 422 errors, and a streamed response.
 
 use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rasgi_executor::{sleep, spawn_blocking};
+use rasgi_executor::{log_error, sleep, spawn_blocking};
+use rasgi_http::client::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::app::{middleware, App, HttpException, Json, Request, Response};
+use crate::pg::{Config as PgConfig, Pool};
 
-/// Builds the demo application.
+/// Where `/external-api` fetches from when `EXTERNAL_API_URL` is not set: a public JSON
+/// API (the seed's `https://api.example.com/data` does not exist).
+pub const DEFAULT_EXTERNAL_API_URL: &str = "https://jsonplaceholder.typicode.com/todos/1";
+
+/// What the demo needs from outside: a database and an API to call.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The Postgres URL for `/db-data`, or why there is none (shown in the 503).
+    pub database: Result<String, String>,
+    /// The URL `/external-api` fetches.
+    pub external_api_url: String,
+}
+
+impl Settings {
+    /// From the environment only: `DATABASE_URL` and `EXTERNAL_API_URL`. (The demo
+    /// binary also starts a throwaway PostgreSQL when `DATABASE_URL` is unset.)
+    pub fn from_env() -> Settings {
+        Settings {
+            database: std::env::var("DATABASE_URL").map_err(|_| {
+                "no database: set DATABASE_URL=postgres://user:password@host:port/db, or install \
+                 PostgreSQL (apt-get install -y postgresql) and the demo starts its own"
+                    .to_owned()
+            }),
+            external_api_url: std::env::var("EXTERNAL_API_URL").unwrap_or_else(|_| DEFAULT_EXTERNAL_API_URL.to_owned()),
+        }
+    }
+}
+
+/// Why `/db-data` cannot answer, kept in the state when there is no database.
+struct NoDatabase(String);
+
+/// The URL `/external-api` fetches, kept in the state.
+struct ExternalApiUrl(String);
+
+/// Builds the demo application from the environment's settings.
 pub fn app() -> App {
-    App::new()
+    app_with(Arc::new(Settings::from_env()))
+}
+
+/// Builds the demo application, with the live loop view at `/_rasgi/`
+/// ([`crate::loopview`]). Each worker loop calls this and, at lifespan startup, creates
+/// its own database pool and HTTPS client — where FastAPI apps open theirs.
+pub fn app_with(settings: Arc<Settings>) -> App {
+    let app = App::new()
+        .on_startup(move |state| {
+            let settings = settings.clone();
+            async move {
+                match &settings.database {
+                    Ok(url) => {
+                        let config: PgConfig = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
+                        // Connections open on first use: a database that is down makes
+                        // `/db-data` fail, not the whole server.
+                        state.insert(Pool::builder(config).max_size(8).build());
+                    }
+                    Err(reason) => state.insert(NoDatabase(reason.clone())),
+                }
+                let client = Client::new().map_err(|e| format!("cannot create the HTTPS client: {e}"))?;
+                state.insert(client);
+                state.insert(ExternalApiUrl(settings.external_api_url.clone()));
+                Ok(())
+            }
+        })
+        .on_shutdown(|state| async move {
+            if let Some(pool) = state.remove::<Pool>() {
+                pool.close();
+            }
+            Ok(())
+        })
         .middleware(middleware::process_time)
         .get("/", read_root)
         .get("/async-route", async_route)
@@ -36,7 +105,8 @@ pub fn app() -> App {
         .get("/blocking", blocking)
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
-        .get("/stream", stream_numbers)
+        .get("/stream", stream_numbers);
+    crate::loopview::mount(app)
 }
 
 /// `GET /`: the seed's `read_root`.
@@ -95,14 +165,37 @@ pub async fn error_handling(_request: Request) -> Json<Value> {
     }
 }
 
-/// `GET /db-data`: the rows of `mytable`.
-pub async fn db_data(_request: Request) -> Response {
-    HttpException::new(503, "the Postgres client is not wired into the demo yet").to_response()
+/// `GET /db-data`: the rows of `mytable` as a JSON array of objects — the seed's
+/// `[dict(row) for row in rows]`. The pool plays asyncpg's part; a connection is borrowed
+/// for the query and returned, rather than opened and closed per request as in the seed.
+pub async fn db_data(request: Request) -> Result<Json<Value>, HttpException> {
+    let Some(pool) = request.state::<Pool>() else {
+        let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
+        return Err(HttpException::new(503, reason));
+    };
+    let rows = pool.fetch("SELECT * FROM mytable ORDER BY id", &[]).await.map_err(|e| {
+        log_error!("/db-data: {e}");
+        HttpException::new(503, format!("database error: {e}"))
+    })?;
+    let rows: Result<Vec<Value>, _> = rows.iter().map(|row| row.to_json()).collect();
+    rows.map(|rows| Json(Value::Array(rows))).map_err(|e| HttpException::new(500, format!("cannot decode a row: {e}")))
 }
 
-/// `GET /external-api`: the JSON at `EXTERNAL_API_URL`.
-pub async fn external_api(_request: Request) -> Response {
-    HttpException::new(503, "the HTTPS client is not wired into the demo yet").to_response()
+/// `GET /external-api`: the JSON at `EXTERNAL_API_URL`, fetched with the loop's shared
+/// client — the seed's `httpx.AsyncClient`. A failure answers 502 naming the step that
+/// failed (resolve, connect, tls, read, timeout, …).
+pub async fn external_api(request: Request) -> Result<Json<Value>, HttpException> {
+    let (Some(client), Some(url)) = (request.state::<Client>(), request.state::<ExternalApiUrl>()) else {
+        return Err(HttpException::new(503, "the HTTPS client was not set up at startup"));
+    };
+    fetch_json(&client, &url.0).await.map(Json).map_err(|e| {
+        log_error!("/external-api: GET {} failed at step '{}': {e}", url.0, e.step());
+        HttpException::new(502, format!("GET {} failed at step '{}': {e}", url.0, e.step()))
+    })
+}
+
+async fn fetch_json(client: &Rc<Client>, url: &str) -> Result<Value, rasgi_http::client::Error> {
+    client.get(url).send().await?.error_for_status()?.json::<Value>().await
 }
 
 /// `GET /blocking`: the anti-pattern. `std::thread::sleep` blocks the whole loop thread

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod demo;
+pub mod loopview;
 pub mod pg;
 
 /// The README's Rust examples, compiled and run as doctests so the guide cannot drift

@@ -2,7 +2,20 @@
 //!
 //! Accepts uvicorn's flags (`--host`, `--port`, `--workers`, `--timeout-keep-alive`,
 //! `--limit-concurrency`, `--log-level`, `--no-access-log`, …; `--help` lists them).
+//!
+//! `/db-data` needs PostgreSQL: `DATABASE_URL` if set; otherwise, when PostgreSQL's
+//! binaries are installed, the demo starts a private cluster under `target/demo-postgres`
+//! (or `RASGI_DEMO_PG_DIR`; stopped when the demo exits, its data kept for the next run)
+//! and creates `mytable`. `RASGI_DEMO_DATABASE=off` skips it.
+//! `/external-api` fetches `EXTERNAL_API_URL` (a public JSON API by default).
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rasgi::demo::Settings;
+use rasgi::pg::cluster::{create_demo_table, Cluster, ClusterOptions};
+use rasgi::pg::Connection;
+use rasgi_executor::{log_info, log_warn};
 use rasgi_http::server::{self, Config, USAGE};
 
 fn main() {
@@ -18,7 +31,12 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let handle = match server::start(config, rasgi::demo::app) {
+    rasgi_executor::log::set_level(config.log_level);
+    let mut settings = Settings::from_env();
+    // Kept alive until the end of `main`: dropping it stops the cluster.
+    let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
+    let settings = Arc::new(settings);
+    let handle = match server::start(config, move || rasgi::demo::app_with(settings.clone())) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("error: {e}");
@@ -30,10 +48,58 @@ fn main() {
         "try:\n    curl {base}/\n    curl {base}/async-route\n    curl {base}/cpu-task\n    curl {base}/error-handling\n    \
          curl {base}/db-data\n    curl {base}/external-api\n    curl {base}/blocking     (watch this log: a slow-poll warning)\n    \
          curl '{base}/items/42?q=hello'\n    curl -X POST {base}/items -H 'content-type: application/json' -d '{{\"name\":\"Hammer\",\"price\":9.5}}'\n    \
-         curl -N {base}/stream"
+         curl -N {base}/stream\n    open {base}/_rasgi/ to watch the loop"
     );
     if let Err(e) = handle.join() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// Starts (or restarts) the demo's private PostgreSQL and fills `mytable`. Blocking, so
+/// it runs before any event loop starts. On failure the reason goes into the settings,
+/// and `/db-data` answers 503 with it.
+fn start_throwaway_database(settings: &mut Settings) -> Option<Cluster> {
+    if std::env::var("RASGI_DEMO_DATABASE").is_ok_and(|v| v == "off") {
+        settings.database = Err("the demo's database is switched off (RASGI_DEMO_DATABASE=off)".to_owned());
+        return None;
+    }
+    let dir = std::env::var_os("RASGI_DEMO_PG_DIR").map_or_else(|| target_dir().join("demo-postgres"), PathBuf::from);
+    log_info!("DATABASE_URL is not set: starting a throwaway PostgreSQL in {}", dir.display());
+    // The watchdog stops the server even if the demo is killed rather than interrupted.
+    let options = ClusterOptions { stop_with_process: true, ..ClusterOptions::default() };
+    let cluster = match Cluster::start(&dir, options) {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            log_warn!("/db-data will answer 503: {e}");
+            settings.database = Err(e.to_string());
+            return None;
+        }
+    };
+    let url = cluster.url();
+    let filled = rasgi_executor::block_on(async {
+        let mut conn = Connection::connect(&url).await?;
+        create_demo_table(&mut conn).await?;
+        conn.close().await
+    });
+    match filled {
+        Ok(()) => {
+            log_info!("PostgreSQL is up on 127.0.0.1:{} with mytable; it stops when the demo exits", cluster.port());
+            settings.database = Ok(url);
+        }
+        Err(e) => {
+            log_warn!("/db-data will answer 503: cannot create mytable: {e}");
+            settings.database = Err(format!("cannot create mytable: {e}"));
+        }
+    }
+    Some(cluster)
+}
+
+/// The `target` directory this binary was built into (`target/release/rasgi` → `target`),
+/// falling back to `./target`.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("target"))
 }

@@ -47,7 +47,8 @@ fn one_async_request_is_narrated_step_by_step() {
     let mut lines = Vec::new();
     let addr = loop {
         let line = rx.recv_timeout(Duration::from_secs(30)).expect("the demo starts");
-        let addr = line.split("running on http://").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
+        let addr =
+            line.split("running on http://").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
         lines.push(line);
         if let Some(addr) = addr {
             break addr.parse().expect("an address");
@@ -76,7 +77,7 @@ fn one_async_request_is_narrated_step_by_step() {
             &["reactor: a timer fired"],
             &["'GET /async-route' woken by a timer"],
             &["'GET /async-route' polled"],
-            &["'http connection' finished after 2 poll(s)"],
+            &["'GET /async-route' finished after 2 poll(s)"],
         ],
     );
     // All of it is one task: the same id from spawn to finish.

@@ -29,6 +29,9 @@ impl App for Lifespan {
                 .and_then(|q| q.strip_prefix("ms="))
                 .and_then(|ms| ms.parse().ok())
                 .unwrap_or(1000);
+            // Said out loud so that a watcher (a person or a test) knows the request is
+            // in flight before sending a signal.
+            eprintln!("slow request started: sleeping {ms} ms");
             rasgi_executor::sleep(Duration::from_millis(ms)).await;
             send.respond(200, vec![header("content-type", "text/plain")], format!("slept {ms} ms").as_bytes()).await?;
             return Ok(());

@@ -371,7 +371,7 @@ impl From<crate::error::SendError> for AppError {
 /// An ASGI-like application.
 ///
 /// The futures need not be `Send`: each server loop is single-threaded and builds its
-/// own application (see [`crate::server::serve`]), so handlers may use `Rc` and
+/// own application (see [`crate::server::start`]), so handlers may use `Rc` and
 /// `RefCell` freely.
 pub trait App: 'static {
     /// Handles one request: read its body with `receive`, answer through `send`.

@@ -74,7 +74,11 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     let len = match status {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return check_partial(buf).map(|()| None),
-        Err(httparse::Error::Version) => return Err(reject(505, "HTTP version not supported")),
+        // httparse reports any version other than 1.0 and 1.1 this way, including a
+        // missing or garbled one; only a well-formed `HTTP/d.d` is an *unsupported*
+        // version (505), the rest is a malformed request line (400).
+        Err(httparse::Error::Version) if names_a_version(buf) => return Err(reject(505, "HTTP version not supported")),
+        Err(httparse::Error::Version) => return Err(reject(400, "malformed HTTP version in the request line")),
         Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many header fields")),
         Err(httparse::Error::HeaderName) => {
             return Err(reject(400, "invalid header name (or whitespace before the colon)"))
@@ -110,7 +114,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     // An absolute-form target (`http://host/path`, sent to proxies) is reduced to its path.
     let target_start = offset(target.as_bytes());
     let path_in_target = match target.find("://") {
-        Some(i) => target[i + 3..].find('/').map_or(target.len(), |j| i + 3 + j),
+        Some(i) => target[i + 3..].find(['/', '?']).map_or(target.len(), |j| i + 3 + j),
         None => 0,
     };
     let target = &target[path_in_target..];
@@ -133,6 +137,11 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         // No escapes: the bytes are the request target's, which httparse checked are
         // visible ASCII.
         scope.path.push_str(std::str::from_utf8(raw_path).unwrap_or_default());
+    }
+    if scope.path.is_empty() {
+        // Only an absolute-form target can have an empty path (`http://host` or
+        // `http://host?q`); it means the root, as in origin form.
+        scope.path.push('/');
     }
 
     let mut content_length: Option<u64> = None;
@@ -206,6 +215,18 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         expect_continue: expect_continue && version == HttpVersion::Http11,
         is_head: method == "HEAD",
     }))
+}
+
+/// True if the request line ends in a well-formed `HTTP/DIGIT.DIGIT`.
+fn names_a_version(buf: &[u8]) -> bool {
+    // httparse skips empty lines before the request line, and so does this.
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.rsplit(|&b| b == b' ').next() {
+        Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),
+        _ => false,
+    }
 }
 
 /// Limits that apply before the head is complete: a head that has not ended within

@@ -33,17 +33,21 @@
 //! | `server/config.rs` | settings and uvicorn-like flags |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
 //! | `error.rs` | this crate's errors |
+//! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
+//! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod asgi;
 pub mod chunked;
+pub mod client;
 pub mod date;
 pub mod error;
 pub mod head;
 pub mod middleware;
 pub mod server;
+pub mod tls;
 
 pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, ReceiveEvent, Scope, SendEvent, State};
 pub use error::{SendError, ServerError};

@@ -163,6 +163,8 @@ impl Reactor {
             // attempt is what reports the error to the future.
             let read = event.is_readable() || event.is_read_closed() || event.is_error();
             let write = event.is_writable() || event.is_write_closed() || event.is_error();
+            let read_closed = event.is_read_closed() || event.is_error();
+            let write_closed = event.is_write_closed() || event.is_error();
             // Take the wakers out before waking: `wake()` may run arbitrary code (the
             // executor's queue push), and must not find `sources` borrowed.
             let token = event.token().0;
@@ -176,7 +178,7 @@ impl Reactor {
                     }
                 ));
             }
-            let (r, w) = inner.sources.borrow_mut().take_wakers(token, read, write);
+            let (r, w) = inner.sources.borrow_mut().take_wakers(token, read, write, read_closed, write_closed);
             if r.is_some() || w.is_some() {
                 trace::with_wake_source(WakeSource::Socket { token, readable: read, writable: write }, || {
                     if let Some(w) = r {
@@ -312,6 +314,21 @@ impl Reactor {
         drop(waiters);
     }
 
+    /// Whether an operation on `token` in `direction` may succeed.
+    pub(crate) fn is_ready(&self, token: usize, direction: Direction) -> bool {
+        match self.inner.sources.borrow().slots.get(token) {
+            Some(Some(waiters)) => waiters.is_ready(direction),
+            _ => true,
+        }
+    }
+
+    /// Records the readiness of `token` in `direction`.
+    pub(crate) fn set_ready(&self, token: usize, direction: Direction, ready: bool) {
+        if let Some(Some(waiters)) = self.inner.sources.borrow_mut().slots.get_mut(token) {
+            waiters.set_ready(direction, ready);
+        }
+    }
+
     /// Stores `waker` as the one waiting on `token` in `direction`.
     pub(crate) fn set_waker(&self, token: usize, direction: Direction, waker: &Waker) {
         self.inner.sources.borrow_mut().set_waker(token, direction, waker);
@@ -378,12 +395,34 @@ impl Slab {
         }
     }
 
-    fn take_wakers(&mut self, token: usize, read: bool, write: bool) -> (Option<Waker>, Option<Waker>) {
+    fn take_wakers(
+        &mut self,
+        token: usize,
+        read: bool,
+        write: bool,
+        read_closed: bool,
+        write_closed: bool,
+    ) -> (Option<Waker>, Option<Waker>) {
         match self.slots.get_mut(token) {
-            Some(Some(waiters)) => (
-                if read { waiters.take(Direction::Read) } else { None },
-                if write { waiters.take(Direction::Write) } else { None },
-            ),
+            Some(Some(waiters)) => {
+                if read_closed {
+                    waiters.set_closed(Direction::Read);
+                }
+                if write_closed {
+                    waiters.set_closed(Direction::Write);
+                }
+                // The event is news of readiness, whether or not anyone waits now.
+                if read {
+                    waiters.set_ready(Direction::Read, true);
+                }
+                if write {
+                    waiters.set_ready(Direction::Write, true);
+                }
+                (
+                    if read { waiters.take(Direction::Read) } else { None },
+                    if write { waiters.take(Direction::Write) } else { None },
+                )
+            }
             _ => (None, None),
         }
     }

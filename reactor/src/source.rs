@@ -20,13 +20,32 @@ pub enum Direction {
     Write,
 }
 
-/// The wakers waiting on one registered socket.
-#[derive(Default)]
+/// The wakers waiting on one registered socket, and what the reactor knows of its
+/// readiness.
 pub(crate) struct Waiters {
     /// Woken when the socket reports readable, read-closed or error.
     read: Option<Waker>,
     /// Woken when the socket reports writable, write-closed or error.
     write: Option<Waker>,
+    /// False once the kernel has shown the socket has nothing to read (`WouldBlock`, or
+    /// a read shorter than asked for); set again by the next readable event. While false,
+    /// a read would only return `WouldBlock`, so it is not attempted.
+    readable: bool,
+    /// The same for writing (`WouldBlock`, or a short write: the send buffer is full).
+    writable: bool,
+    /// The peer closed its side (or the socket failed). Sticky: a short read must not
+    /// hide the end of stream that arrived in the same event as the last bytes — no
+    /// further edge will ever announce it.
+    read_closed: bool,
+    /// Writing can no longer succeed (reset or error). Sticky for the same reason.
+    write_closed: bool,
+}
+
+impl Default for Waiters {
+    /// A new socket is presumed ready both ways: the first attempt finds out.
+    fn default() -> Self {
+        Waiters { read: None, write: None, readable: true, writable: true, read_closed: false, write_closed: false }
+    }
 }
 
 impl Waiters {
@@ -49,6 +68,30 @@ impl Waiters {
         match direction {
             Direction::Read => self.read.is_some(),
             Direction::Write => self.write.is_some(),
+        }
+    }
+
+    /// Whether an attempt in `direction` may succeed.
+    pub(crate) fn is_ready(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Read => self.readable || self.read_closed,
+            Direction::Write => self.writable || self.write_closed,
+        }
+    }
+
+    /// Records that the peer closed a direction (see `read_closed`).
+    pub(crate) fn set_closed(&mut self, direction: Direction) {
+        match direction {
+            Direction::Read => self.read_closed = true,
+            Direction::Write => self.write_closed = true,
+        }
+    }
+
+    /// Records readiness (an event arrived) or its absence (the kernel said no).
+    pub(crate) fn set_ready(&mut self, direction: Direction, ready: bool) {
+        match direction {
+            Direction::Read => self.readable = ready,
+            Direction::Write => self.writable = ready,
         }
     }
 
@@ -80,7 +123,8 @@ impl Registration {
 
     /// The heart of every socket future: try the non-blocking operation `op`; if the
     /// kernel answers `WouldBlock`, leave the task's waker with the reactor and return
-    /// `Pending`.
+    /// `Pending`. (If the reactor already knows the socket is not ready — see
+    /// [`Registration::clear_readiness`] — the attempt is skipped.)
     ///
     /// Two rules of edge-triggered epoll meet here. An event is reported once per
     /// *change* of state, not while the state lasts, so a future may only wait after the
@@ -96,8 +140,13 @@ impl Registration {
         mut op: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         loop {
+            if !self.reactor.is_ready(self.token, direction) {
+                self.register_waker(direction, cx.waker());
+                return Poll::Pending;
+            }
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(direction);
                     // Register before returning Pending: that is the Future contract.
                     self.register_waker(direction, cx.waker());
                     return Poll::Pending;
@@ -118,6 +167,16 @@ impl Registration {
             Direction::Read => crate::trace::Wait::Readable { token: self.token },
             Direction::Write => crate::trace::Wait::Writable { token: self.token },
         });
+    }
+
+    /// Records that the socket is not ready in `direction` until the next event says
+    /// otherwise. Safe because epoll reports every new arrival as a new edge: data (or
+    /// buffer room) that comes after this call produces an event that sets the flag
+    /// again. A read that returned fewer bytes than asked for has drained the kernel's
+    /// queue, so calling this saves the `read` that would only have said `WouldBlock` —
+    /// one system call per request on a keep-alive connection.
+    pub fn clear_readiness(&self, direction: Direction) {
+        self.reactor.set_ready(self.token, direction, false);
     }
 
     /// The token this socket is registered under (shown by diagnostics).

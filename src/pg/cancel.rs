@@ -56,7 +56,9 @@ pub(crate) async fn cancel_bounded(addr: SocketAddr, key: BackendKey, limit: Dur
     match timeout(limit, cancel_query(addr, key)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => log_warn!("postgres: could not cancel the query of backend {}: {e}", key.process_id),
-        Err(_) => log_warn!("postgres: cancelling the query of backend {} took over {limit:?}; gave up", key.process_id),
+        Err(_) => {
+            log_warn!("postgres: cancelling the query of backend {} took over {limit:?}; gave up", key.process_id)
+        }
     }
 }
 

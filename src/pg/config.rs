@@ -81,10 +81,9 @@ impl Config {
     /// The parser behind [`Config::from_url`], with the environment passed in so tests can
     /// supply their own.
     pub(crate) fn from_url_and_env(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, PgError> {
-        let rest = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-            .ok_or_else(|| PgError::Config(format!("the URL must start with postgres:// (got {:?})", scheme_of(url))))?;
+        let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")).ok_or_else(|| {
+            PgError::Config(format!("the URL must start with postgres:// (got {:?})", scheme_of(url)))
+        })?;
         let mut config = Config::default();
         if let Some(user) = env("PGUSER") {
             config.database = user.clone();
@@ -376,8 +375,9 @@ mod tests {
 
     #[test]
     fn full_url() {
-        let c = parse("postgres://al%40ice:p%3Ass@db.example:6543/shop?application_name=web&statement_cache_size=0", &[])
-            .unwrap();
+        let c =
+            parse("postgres://al%40ice:p%3Ass@db.example:6543/shop?application_name=web&statement_cache_size=0", &[])
+                .unwrap();
         assert_eq!((c.user.as_str(), c.password.as_deref()), ("al@ice", Some("p:ss")));
         assert_eq!((c.host.as_str(), c.port, c.database.as_str()), ("db.example", 6543, "shop"));
         assert_eq!(c.application_name.as_deref(), Some("web"));
@@ -388,7 +388,10 @@ mod tests {
     fn env_fills_gaps_and_url_wins() {
         let env = [("PGHOST", "10.0.0.1"), ("PGPORT", "6000"), ("PGUSER", "envuser"), ("PGPASSWORD", "envpw")];
         let c = parse("postgres:///app", &env).unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str(), c.database.as_str()), ("10.0.0.1", 6000, "envuser", "app"));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str(), c.database.as_str()),
+            ("10.0.0.1", 6000, "envuser", "app")
+        );
         assert_eq!(c.password.as_deref(), Some("envpw"));
         let c = parse("postgresql://me@[::1]:7000", &env).unwrap();
         assert_eq!((c.host.as_str(), c.port, c.user.as_str(), c.database.as_str()), ("::1", 7000, "me", "me"));

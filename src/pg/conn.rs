@@ -183,18 +183,21 @@ impl Connection {
     /// arguments). `params` fill `$1`, `$2`, ...: `&[&id, &"name"]`.
     pub async fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, PgError> {
         self.begin_call();
-        Ok(self.query(sql, params, false).await?.rows_affected)
+        Ok(self.query(sql, params, Wanted::Count).await?.rows_affected)
     }
 
     /// Runs a query and returns all its rows.
     pub async fn fetch(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>, PgError> {
         self.begin_call();
-        Ok(self.query(sql, params, true).await?.rows)
+        Ok(self.query(sql, params, Wanted::All).await?.rows)
     }
 
-    /// Runs a query and returns its first row, or `None` (asyncpg's `fetchrow`).
+    /// Runs a query and returns its first row, or `None` (asyncpg's `fetchrow`). Like
+    /// asyncpg, it asks the server for one row only (Execute with a row limit), so a large
+    /// result is not computed and sent just to be thrown away.
     pub async fn fetch_one(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>, PgError> {
-        Ok(self.fetch(sql, params).await?.into_iter().next())
+        self.begin_call();
+        Ok(self.query(sql, params, Wanted::First).await?.rows.into_iter().next())
     }
 
     /// Runs a query and returns the first column of its first row (asyncpg's `fetchval`).
@@ -348,14 +351,20 @@ impl Connection {
     }
 
     /// Prepare-or-reuse, bind, execute; re-prepares once when the cached statement went stale.
-    pub(crate) async fn query(&mut self, sql: &str, params: &[&dyn ToSql], keep_rows: bool) -> Result<QueryResult, PgError> {
+    pub(crate) async fn query(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        wanted: Wanted,
+    ) -> Result<QueryResult, PgError> {
         self.settle().await?;
         let mut retried = false;
+        let max_rows = if wanted == Wanted::First { 1 } else { 0 };
         loop {
             let statement = self.prepare(sql).await?;
-            self.encode(|buf| write_bind_execute(buf, &statement, params))?;
+            self.encode(|buf| write_bind_execute(buf, &statement, params, max_rows))?;
             self.pending += 1;
-            let reply = self.run(Executed::new(statement.columns.clone(), keep_rows)).await?;
+            let reply = self.run(Executed::new(statement.columns.clone(), wanted != Wanted::Count)).await?;
             match reply.error {
                 None => return Ok(QueryResult { rows: reply.rows, rows_affected: reply.rows_affected }),
                 Some(e) if e.is_stale_statement() => {
@@ -413,7 +422,7 @@ impl Connection {
 
     /// Queues Close for a server-side statement. No Sync of its own: it travels in front of
     /// the next request, and its CloseComplete is skipped by the round trip.
-    fn queue_close(&mut self, name: &str) {
+    pub(crate) fn queue_close(&mut self, name: &str) {
         if !name.is_empty() {
             let _ = self.encode(|buf| frontend::close(b'S', name, buf).map_err(|e| PgError::Config(e.to_string())));
         }
@@ -422,7 +431,9 @@ impl Connection {
     /// Queues a simple Query to run before the next request, without waiting (used by a
     /// dropped transaction guard, which cannot await). Its reply is drained by `settle`.
     pub(crate) fn queue_simple(&mut self, sql: &str) {
-        if self.broken.is_none() && self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string()))).is_ok() {
+        if self.broken.is_none()
+            && self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string()))).is_ok()
+        {
             self.pending += 1;
         }
     }
@@ -474,10 +485,26 @@ pub(crate) fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result
     Ok(())
 }
 
-/// Bind + Execute + Sync for a prepared statement.
-pub(crate) fn write_bind_execute(buf: &mut BytesMut, statement: &Statement, params: &[&dyn ToSql]) -> Result<(), PgError> {
+/// How many rows the caller of a query wants back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    /// None: only the affected-row count (`execute`).
+    Count,
+    /// The first row (`fetch_one`): the server is asked for one row only.
+    First,
+    /// Every row (`fetch`).
+    All,
+}
+
+/// Bind + Execute + Sync for a prepared statement; `max_rows` 0 = all rows.
+pub(crate) fn write_bind_execute(
+    buf: &mut BytesMut,
+    statement: &Statement,
+    params: &[&dyn ToSql],
+    max_rows: i32,
+) -> Result<(), PgError> {
     write_bind(buf, statement, params)?;
-    frontend::execute("", 0, buf).map_err(|e| PgError::protocol(e.to_string()))?;
+    frontend::execute("", max_rows, buf).map_err(|e| PgError::protocol(e.to_string()))?;
     frontend::sync(buf);
     Ok(())
 }

@@ -114,11 +114,7 @@ impl fmt::Display for PgError {
                 f,
                 "query timed out after {} ms; {}",
                 after.as_millis(),
-                if *cancelled {
-                    "the server cancelled it"
-                } else {
-                    "a cancel request was sent"
-                }
+                if *cancelled { "the server cancelled it" } else { "a cancel request was sent" }
             ),
             PgError::PoolTimeout { after } => write!(
                 f,

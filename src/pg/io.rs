@@ -108,8 +108,11 @@ impl<'c, R: Reply + Unpin> RoundTrip<'c, R> {
             // COPY is out of scope: refuse COPY FROM STDIN (the server then reports an error
             // and carries on) and skip COPY TO STDOUT's data.
             Message::CopyInResponse => {
-                postgres_protocol::message::frontend::copy_fail("COPY FROM STDIN is not supported by rasgi", &mut self.conn.write_buf)
-                    .map_err(|e| PgError::protocol(e.to_string()))?;
+                postgres_protocol::message::frontend::copy_fail(
+                    "COPY FROM STDIN is not supported by rasgi",
+                    &mut self.conn.write_buf,
+                )
+                .map_err(|e| PgError::protocol(e.to_string()))?;
                 self.state = State::Flushing;
             }
             Message::CopyOutResponse | Message::CopyData | Message::CopyDone => {}
@@ -130,6 +133,9 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        // The Future contract, as this function keeps it: every `Pending` below is passed up
+        // from the socket's `poll_read`/`poll_write`, which first left this task's waker with
+        // the reactor (replacing a stale one); and `Done` panics rather than run twice.
         loop {
             match this.state {
                 State::Flushing => match this.conn.poll_flush(cx) {

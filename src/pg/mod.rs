@@ -1,1 +1,68 @@
-//! The Postgres wire client (asyncpg's role).
+//! The Postgres wire client — asyncpg's role in the seed (`await conn.fetch(...)`,
+//! `dict(row)`), written on rasgi's own event loop.
+//!
+//! A query becomes bytes in a write buffer (Parse/Bind/Execute/Sync, encoded with
+//! postgres-protocol), leaves in one `write`, and comes back as messages that a hand-written
+//! future parses out of the read buffer (check-then-parse), ending with ReadyForQuery. Rows
+//! keep the bytes they arrived in and decode a column when asked.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rasgi::pg::PgError> {
+//! use rasgi::pg::{Config, Pool};
+//! let pool = Pool::new(Config::from_url("postgres://app:secret@127.0.0.1/app")?);
+//! let rows = pool.fetch("SELECT * FROM mytable WHERE value > $1", &[&1.0]).await?;
+//! let body: Vec<serde_json::Value> = rows.iter().map(|r| r.to_json()).collect::<Result<_, _>>()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! | file | concept | asyncpg |
+//! |---|---|---|
+//! | `config.rs` | [`Config`]: URL and `PG*` variables; the password never shown | `connect_utils` |
+//! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256) | `connect_utils`, `coreproto` |
+//! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
+//! | `io.rs` | **the round trip**, a hand-written future over the read buffer | `protocol.pyx` waiters |
+//! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
+//! | `statement.rs` | prepared statements and their LRU cache | `_StatementCache` |
+//! | `types.rs` | [`Type`], [`ToSql`], [`FromSql`]: binary codecs of the common types | `codecs/` |
+//! | `numeric.rs`, `temporal.rs`, `array.rs` | [`Numeric`]; [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`]; arrays | `codecs/` |
+//! | `json.rs` | a value as `serde_json` (`dict(row)` made JSON-ready) | `jsonable_encoder` |
+//! | `row.rs` | [`Row`], [`Column`]: values by index or name, `to_json` | `Record` |
+//! | `error.rs` | [`PgError`], [`DbError`]: SQLSTATE and every server field | `exceptions` |
+//! | `transaction.rs` | [`Transaction`]: commit, rollback, savepoints, rollback on drop | `transaction.py` |
+//! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
+//! | `cancel.rs` | query timeouts: CancelRequest on a new connection, then drain | `_cancel` |
+//! | `pool.rs` | [`Pool`]: size, FIFO waiters, acquire timeout, safe release | `pool.py` |
+//! | `cluster.rs` | [`cluster::Cluster`]: a throwaway PostgreSQL for the demo and tests | `asyncpg.cluster` |
+
+mod array;
+mod cancel;
+pub mod cluster;
+mod config;
+mod conn;
+mod error;
+mod io;
+mod json;
+mod message;
+mod numeric;
+mod pipeline;
+mod pool;
+mod row;
+mod startup;
+mod statement;
+mod temporal;
+mod transaction;
+mod types;
+
+pub use cancel::cancel_query;
+pub use config::Config;
+pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
+pub use error::{DbError, Notice, PgError};
+pub use numeric::Numeric;
+pub use pipeline::Pipeline;
+pub use pool::{Pool, PoolBuilder, PoolStatus, PooledConnection};
+pub use row::{Column, ColumnIndex, Row};
+pub use temporal::{Date, Time, Timestamp, TimestampTz};
+pub use transaction::Transaction;
+pub use types::{result_format, Encoded, Format, FromSql, ToSql, Type, Uuid};

@@ -10,8 +10,9 @@
 //! sign: 0x0000 positive, 0x4000 negative, 0xC000 NaN, 0xD000 +Infinity, 0xF000 −Infinity
 //! ```
 //!
-//! Parameters are sent as text, which the server parses exactly, so there is no encoder for
-//! the binary form.
+//! A [`Numeric`] parameter is encoded in binary too (arrays need it: all elements of an array
+//! share one format); other Rust numbers bound to a `numeric` parameter go as text, which the
+//! server parses exactly.
 
 use std::fmt::{self, Write};
 use std::str::FromStr;
@@ -50,8 +51,8 @@ impl Numeric {
         }
     }
 
-    /// The value as a JSON number when that loses nothing, else as a JSON string; see
-    /// [`to_json`].
+    /// The value as a JSON number when that loses nothing (`12.50` → `12.5`), else as a JSON
+    /// string (`"0.1000000000000000000001"`, `"NaN"`): no digit is ever lost.
     pub fn to_json(&self) -> serde_json::Value {
         to_json(&self.0)
     }
@@ -96,9 +97,73 @@ impl fmt::Debug for Numeric {
 }
 
 impl ToSql for Numeric {
-    fn to_sql(&self, _: Type, out: &mut BytesMut) -> Result<Encoded, String> {
-        write_text(&self.0, out)
+    fn to_sql(&self, ty: Type, out: &mut BytesMut) -> Result<Encoded, String> {
+        if ty == Type::NUMERIC {
+            encode(&self.0, out)?;
+            Ok(Encoded::Binary)
+        } else {
+            write_text(&self.0, out)
+        }
     }
+}
+
+/// Encodes a decimal literal (already validated by [`Numeric::new`]) in the binary format.
+///
+/// The decimal digits are grouped in fours *aligned at the decimal point*, so each group is
+/// one base-10000 digit: pad zeros on the left until the point falls on a group boundary,
+/// and on the right to complete the last group; then drop zero groups at both ends (a
+/// leading one lowers the weight).
+fn encode(text: &str, out: &mut BytesMut) -> Result<(), String> {
+    use bytes::BufMut;
+    let special = match text {
+        "NaN" => Some(0xC000u16),
+        "Infinity" => Some(0xD000),
+        "-Infinity" => Some(0xF000),
+        _ => None,
+    };
+    if let Some(sign) = special {
+        out.put_slice(&[0, 0, 0, 0]);
+        out.put_u16(sign);
+        out.put_u16(0);
+        return Ok(());
+    }
+    let negative = text.starts_with('-');
+    let unsigned = text.trim_start_matches(['-', '+']);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().map_err(|_| format!("bad exponent in {text:?}"))?),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let dscale = (frac.len() as i64 - exponent).clamp(0, 0x3FFF) as u16;
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+    // `point`: how many of `digits` stand before the decimal point.
+    let mut point = int.len() as i64 + exponent;
+    let left_pad = (4 - point.rem_euclid(4)) % 4;
+    digits.splice(0..0, std::iter::repeat_n(0, left_pad as usize));
+    point += left_pad;
+    let total = (digits.len() as i64).max(point);
+    digits.resize(((total + 3) / 4 * 4) as usize, 0);
+    let mut groups: Vec<i16> = digits.chunks(4).map(|g| g.iter().fold(0i16, |acc, &d| acc * 10 + d as i16)).collect();
+    let mut weight = point / 4 - 1;
+    let leading = groups.iter().take_while(|&&g| g == 0).count();
+    groups.drain(..leading);
+    weight -= leading as i64;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    let weight = i16::try_from(weight).map_err(|_| format!("{text:?} is out of numeric's range"))?;
+    let ndigits = i16::try_from(groups.len()).map_err(|_| format!("{text:?} has too many digits"))?;
+    out.put_i16(ndigits);
+    out.put_i16(weight);
+    out.put_u16(if negative && !groups.is_empty() { 0x4000 } else { 0 });
+    out.put_u16(dscale);
+    for group in groups {
+        out.put_i16(group);
+    }
+    Ok(())
 }
 
 impl FromSql<'_> for Numeric {
@@ -173,7 +238,7 @@ pub(crate) fn decode(format: Format, raw: &[u8]) -> Result<String, String> {
 /// `u64`, or an `f64` whose shortest text is the same decimal) is exactly this value, and a
 /// JSON string otherwise (`"0.1000000000000000000001"`, `"NaN"`), so no digit is ever lost.
 /// (FastAPI turns `Decimal` into a float and may round; a string is the safe side.)
-pub fn to_json(s: &str) -> serde_json::Value {
+pub(crate) fn to_json(s: &str) -> serde_json::Value {
     if let Ok(i) = s.parse::<i64>() {
         return i.into();
     }
@@ -217,6 +282,24 @@ mod tests {
         assert_eq!(decode(Format::Binary, &binary(1, -2, 0, 5, &[5000])).unwrap(), "0.00005");
         assert_eq!(decode(Format::Binary, &binary(0, 0, 0, 0, &[])).unwrap(), "0");
         assert_eq!(decode(Format::Binary, &binary(0, 0, 0xC000, 0, &[])).unwrap(), "NaN");
+    }
+
+    #[test]
+    fn binary_round_trips() {
+        for text in
+            ["0", "0.00", "-0.5", "0.00005", "123456.00", "1e6", "12E5", "5e-4", "-98765432109876543210.0123", "NaN"]
+        {
+            let mut out = BytesMut::new();
+            encode(text, &mut out).unwrap();
+            let back = decode(Format::Binary, &out).unwrap();
+            let expected: &str = match text {
+                "1e6" => "1000000",
+                "12E5" => "1200000",
+                "5e-4" => "0.0005",
+                other => other,
+            };
+            assert_eq!(back, expected, "{text}");
+        }
     }
 
     #[test]

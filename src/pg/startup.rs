@@ -164,7 +164,9 @@ async fn authenticate(conn: &mut Connection, config: &Config) -> Result<(), PgEr
                     )));
                 }
                 let client = ScramSha256::new(password()?.as_bytes(), ChannelBinding::unsupported());
-                conn.encode(|buf| frontend::sasl_initial_response(SCRAM_SHA_256, client.message(), buf).map_err(auth_error))?;
+                conn.encode(|buf| {
+                    frontend::sasl_initial_response(SCRAM_SHA_256, client.message(), buf).map_err(auth_error)
+                })?;
                 scram = Some(client);
             }
             11 => {
@@ -176,7 +178,9 @@ async fn authenticate(conn: &mut Connection, config: &Config) -> Result<(), PgEr
             12 => {
                 let client = scram.as_mut().ok_or_else(|| PgError::protocol("SASL final before SASL start"))?;
                 client.finish(&data).map_err(|e| {
-                    PgError::Auth(format!("the server's SCRAM signature does not match ({e}): it may not be the server you meant"))
+                    PgError::Auth(format!(
+                        "the server's SCRAM signature does not match ({e}): it may not be the server you meant"
+                    ))
                 })?;
                 continue; // AuthenticationOk follows
             }

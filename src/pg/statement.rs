@@ -89,11 +89,6 @@ impl StatementCache {
         self.entries.remove(sql).map(|e| e.statement)
     }
 
-    /// Forgets everything.
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
-    }
-
     /// Number of cached statements.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -60,10 +60,6 @@ impl Date {
         let (y, m, d) = civil_from_days(self.0 as i64 + UNIX_TO_PG_DAYS);
         (y as i32, m, d)
     }
-
-    fn is_infinite(self) -> bool {
-        self == Date::INFINITY || self == Date::NEG_INFINITY
-    }
 }
 
 impl Time {
@@ -89,9 +85,10 @@ impl Timestamp {
     /// `-infinity`.
     pub const NEG_INFINITY: Timestamp = Timestamp(i64::MIN);
 
-    /// A date at a time of day.
+    /// A date at a time of day. Dates beyond the range of a timestamp (about 292,000 years
+    /// around 2000) saturate to ±infinity, as `Date::INFINITY` maps to `Timestamp::INFINITY`.
     pub fn new(date: Date, time: Time) -> Timestamp {
-        Timestamp(date.0 as i64 * MICROS_PER_DAY + time.0)
+        Timestamp((date.0 as i64).saturating_mul(MICROS_PER_DAY).saturating_add(time.0))
     }
 
     /// The date part.
@@ -302,7 +299,8 @@ fn parse_timestamptz(s: &str) -> Option<TimestampTz> {
     let hours: i64 = fields.next()?.parse().ok()?;
     let minutes: i64 = fields.next().unwrap_or("0").parse().ok()?;
     let local = parse_timestamp(local)?;
-    Some(TimestampTz(local.0 - sign * (hours * 3600 + minutes * 60) * 1_000_000))
+    let offset = hours.checked_mul(3600)?.checked_add(minutes.checked_mul(60)?)?.checked_mul(1_000_000)?;
+    Some(TimestampTz(local.0.saturating_sub(sign * offset)))
 }
 
 // ---- codecs ----
@@ -386,7 +384,17 @@ mod tests {
         assert_eq!(TimestampTz::from_utc(Timestamp::new(date, Time(0))).to_string(), "2024-01-31T00:00:00+00:00");
         assert_eq!(Date::from_ymd(0, 3, 1).unwrap().to_string(), "0000-03-01");
         assert_eq!(parse_date("0044-03-15 BC"), Date::from_ymd(-43, 3, 15));
-        assert_eq!(parse_timestamptz("2024-01-31 02:00:00+02"), Some(TimestampTz::from_utc(Timestamp::new(date, Time(0)))));
+        assert_eq!(
+            parse_timestamptz("2024-01-31 02:00:00+02"),
+            Some(TimestampTz::from_utc(Timestamp::new(date, Time(0))))
+        );
+    }
+
+    #[test]
+    fn extremes_saturate() {
+        assert_eq!(Timestamp::new(Date::INFINITY, Time(0)), Timestamp::INFINITY);
+        assert_eq!(Timestamp::new(Date::NEG_INFINITY, Time(0)).0, i64::MIN);
+        assert_eq!(parse_timestamptz("2024-01-31 00:00:00+99999999999999"), None);
     }
 
     #[test]

@@ -185,6 +185,10 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
         };
         first = false;
         let started = Instant::now();
+        // Each request starts under the connection's own name; the application may
+        // rename the task after its route. (The name stays until the next request, so
+        // the slow-poll detector, which reads it after the poll, sees the route's.)
+        rasgi_executor::task::set_name(ctx.task_name.clone());
         conn.body.borrow_mut().start(&info);
         let keep_alive = info.keep_alive && !guard.is_stopping();
         conn.response.borrow_mut().start(info.is_head, keep_alive, scope.http_version());
@@ -196,9 +200,6 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
             run_app(&ctx.app, &scope, &conn).await;
         }
 
-        // The application may have renamed the task after its route; between requests
-        // it is a connection again.
-        rasgi_executor::task::set_name(ctx.task_name.clone());
         let (status, keep_alive) = conn.response.borrow().outcome();
         if ctx.config.access_log {
             log_access(peer, &scope, status, started);

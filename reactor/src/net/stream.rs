@@ -36,18 +36,39 @@ impl TcpStream {
 
     /// Reads into `buf`; `Ok(0)` means the peer closed its side (end of stream).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.registration.poll_io(cx, Direction::Read, || (&self.io).read(buf))
+        let wanted = buf.len();
+        let poll = self.registration.poll_io(cx, Direction::Read, || (&self.io).read(buf));
+        if let Poll::Ready(Ok(n)) = poll {
+            // A short read drained the kernel's queue: the next read would block.
+            if n > 0 && n < wanted {
+                self.registration.clear_readiness(Direction::Read);
+            }
+        }
+        poll
     }
 
     /// Writes some of `buf`, returning how many bytes the kernel took.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.registration.poll_io(cx, Direction::Write, || (&self.io).write(buf))
+        let poll = self.registration.poll_io(cx, Direction::Write, || (&self.io).write(buf));
+        if let Poll::Ready(Ok(n)) = poll {
+            // A short write filled the kernel's send buffer: the next write would block.
+            if n < buf.len() {
+                self.registration.clear_readiness(Direction::Write);
+            }
+        }
+        poll
     }
 
     /// Writes from several buffers in one system call (`writev`): a response head and
     /// its body leave together without first being copied into one buffer.
     pub fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        self.registration.poll_io(cx, Direction::Write, || (&self.io).write_vectored(bufs))
+        let poll = self.registration.poll_io(cx, Direction::Write, || (&self.io).write_vectored(bufs));
+        if let Poll::Ready(Ok(n)) = poll {
+            if n < bufs.iter().map(|b| b.len()).sum::<usize>() {
+                self.registration.clear_readiness(Direction::Write);
+            }
+        }
+        poll
     }
 
     /// Reads into `buf`; resolves to `0` at end of stream.

@@ -1,0 +1,311 @@
+//! The response: its head parsed with httparse, and a body read whole, as JSON, or piece by
+//! piece — httpx's `httpx.Response` (`status_code`, `headers`, `aread()`, `json()`,
+//! `aiter_bytes()`, `raise_for_status()`).
+//!
+//! The head is read check-then-parse, as the server reads requests: httparse says whether
+//! the buffered bytes hold a complete head (`Partial` means "read more"); only then is it
+//! parsed, and the framing rules decide how the body ends. Those rules are where clients
+//! and servers get smuggled past each other, so ambiguity is an error: two different
+//! Content-Lengths, a malformed length.
+
+use std::mem::MaybeUninit;
+
+use serde::de::DeserializeOwned;
+
+use super::body::{Body, Framing};
+use super::error::Error;
+use super::headers::Headers;
+use super::pool::Checkout;
+use super::timeouts::Clock;
+use super::url::Url;
+use crate::asgi::HttpVersion;
+use crate::chunked::ChunkedDecoder;
+use crate::head::trim;
+
+/// The most header fields a response may have.
+const MAX_HEADERS: usize = 100;
+
+/// A parsed response head and what it says about the body and the connection.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    /// The status code.
+    pub(crate) status: u16,
+    /// The reason phrase (informational only; HTTP/2 dropped it).
+    pub(crate) reason: String,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub(crate) version: HttpVersion,
+    /// The fields, names lowercased.
+    pub(crate) headers: Headers,
+    /// How the body ends.
+    pub(crate) framing: Framing,
+    /// Whether the connection may carry another request after this response.
+    pub(crate) keep_alive: bool,
+}
+
+/// Parses a response head from the start of `buf`: `Ok(None)` means incomplete, read more;
+/// `Ok(Some((head, len)))` consumed `len` bytes. `request_was_head`: a response to HEAD
+/// has no body whatever its headers say.
+pub(crate) fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(ResponseHead, usize)>, String> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(format!("more than {MAX_HEADERS} header fields")),
+        Err(e) => return Err(format!("malformed response head ({e})")),
+    };
+    let (Some(status), Some(minor)) = (response.code, response.version) else {
+        return Err("incomplete status line".into());
+    };
+    let version = if minor == 0 { HttpVersion::Http10 } else { HttpVersion::Http11 };
+    if status == 101 {
+        return Err("the server switched protocols (101); upgrades are not supported".into());
+    }
+
+    let mut headers = Headers::new();
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding: Option<Vec<u8>> = None;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    for h in response.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        match name.as_str() {
+            "content-length" => {
+                // RFC 9110 §8.6 lets a recipient accept a list of identical values
+                // ("5, 5", or the header twice); any disagreement is an error.
+                for item in h.value.split(|&b| b == b',') {
+                    let n = parse_length(trim(item)).ok_or("invalid Content-Length")?;
+                    if content_length.is_some_and(|previous| previous != n) {
+                        return Err("conflicting Content-Length values".into());
+                    }
+                    content_length = Some(n);
+                }
+            }
+            // The last coding is what decides the framing; collect them all.
+            "transfer-encoding" => {
+                let codings = transfer_encoding.get_or_insert_with(Vec::new);
+                if !codings.is_empty() {
+                    codings.push(b',');
+                }
+                codings.extend_from_slice(h.value);
+            }
+            "connection" => {
+                for token in h.value.split(|&b| b == b',') {
+                    close |= trim(token).eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= trim(token).eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            _ => {}
+        }
+        headers.append(name, h.value);
+    }
+
+    let mut keep_alive = match version {
+        HttpVersion::Http11 => !close,
+        HttpVersion::Http10 => keep_alive_token && !close,
+    };
+    let no_body = request_was_head || (100..200).contains(&status) || status == 204 || status == 304;
+    let framing = if no_body {
+        Framing::Empty
+    } else if let Some(codings) = transfer_encoding {
+        // Transfer-Encoding overrides Content-Length; a message with both may be an
+        // attempt at smuggling, so its connection is not reused (RFC 9112 §6.3).
+        keep_alive &= content_length.is_none();
+        let last = codings.rsplit(|&b| b == b',').next().map(trim).unwrap_or_default();
+        if last.eq_ignore_ascii_case(b"chunked") && version == HttpVersion::Http11 {
+            Framing::Chunked(ChunkedDecoder::new())
+        } else {
+            keep_alive = false;
+            Framing::Close
+        }
+    } else if let Some(n) = content_length {
+        Framing::Length(n)
+    } else {
+        keep_alive = false;
+        Framing::Close
+    };
+    let reason = response.reason.unwrap_or_default().to_string();
+    Ok(Some((ResponseHead { status, reason, version, headers, framing, keep_alive }, len)))
+}
+
+/// `1*DIGIT`, without overflow.
+fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// A response whose head has arrived; the body is read on demand.
+///
+/// Read the body to the end ([`Response::bytes`], [`Response::text`], [`Response::json`],
+/// or [`Response::chunk`] until `None`) to give the connection back to the pool; a
+/// response dropped earlier closes its connection.
+pub struct Response {
+    /// The status code.
+    status: u16,
+    /// The reason phrase.
+    reason: String,
+    /// The server's HTTP version.
+    version: HttpVersion,
+    /// The header fields, names lowercased.
+    headers: Headers,
+    /// The URL that answered (after redirects).
+    url: Url,
+    /// The body still to be read and its connection.
+    body: Body,
+}
+
+impl Response {
+    pub(crate) fn new(head: ResponseHead, checkout: Checkout, url: Url, clock: Clock) -> Response {
+        let ResponseHead { status, reason, version, headers, framing, keep_alive } = head;
+        Response { status, reason, version, headers, url, body: Body::new(framing, checkout, keep_alive, clock) }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The reason phrase the server sent ("OK", "Not Found").
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The server's HTTP version.
+    pub fn version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// The header fields (names lowercase).
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The first value of a header, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// The URL that answered: the one requested, or the last redirect's target.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// An error for a 4xx or 5xx status (`raise_for_status()`), the response otherwise.
+    pub fn error_for_status(self) -> Result<Response, Error> {
+        if (400..600).contains(&self.status) {
+            return Err(Error::Status { status: self.status, url: self.url.to_string() });
+        }
+        Ok(self)
+    }
+
+    /// The next piece of the body as it arrives; `None` at the end. Pieces are as large as
+    /// what one read from the socket delivered.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let mut piece = Vec::new();
+        Ok(if self.body.next(&mut piece).await? { Some(piece) } else { None })
+    }
+
+    /// The whole body.
+    pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
+        let mut all = Vec::new();
+        while self.body.next(&mut all).await? {}
+        Ok(all)
+    }
+
+    /// The whole body as text; invalid UTF-8 becomes U+FFFD (httpx decodes by the charset
+    /// the server names; UTF-8 is what JSON APIs send).
+    pub async fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// The whole body parsed as JSON into `T` — `serde_json::Value` for anything.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(Error::Json)
+    }
+
+    /// True once the body was read to its end (and the connection released).
+    pub fn is_body_complete(&self) -> bool {
+        self.body.is_done()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &self.url.to_string())
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Result<Option<(ResponseHead, usize)>, String> {
+        parse_head(raw.as_bytes(), false)
+    }
+
+    #[test]
+    fn framing_rules() {
+        let (h, len) = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap().unwrap();
+        assert_eq!((h.status, len, h.keep_alive), (200, 38, true));
+        assert!(matches!(h.framing, Framing::Length(5)));
+
+        let (h, _) = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap().unwrap();
+        assert!(matches!(h.framing, Framing::Chunked(_)));
+
+        let (h, _) = head("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n").unwrap().unwrap();
+        assert!(matches!(h.framing, Framing::Close) && !h.keep_alive);
+
+        let (h, _) = head("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n").unwrap().unwrap();
+        assert!(matches!(h.framing, Framing::Empty) && h.keep_alive);
+
+        let (h, _) = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
+        assert!(!h.keep_alive);
+        let (h, _) = head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
+        assert!(h.keep_alive);
+
+        let (h, _) =
+            head("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap().unwrap();
+        assert!(matches!(h.framing, Framing::Chunked(_)) && !h.keep_alive);
+
+        let (h, _) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true).unwrap().unwrap();
+        assert!(matches!(h.framing, Framing::Empty));
+    }
+
+    #[test]
+    fn lengths_must_agree() {
+        assert!(head("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n").unwrap().is_some());
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").unwrap_err(),
+            "conflicting Content-Length values"
+        );
+        assert_eq!(head("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").unwrap_err(), "invalid Content-Length");
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n").unwrap_err(),
+            "invalid Content-Length"
+        );
+    }
+
+    #[test]
+    fn partial_and_malformed_heads() {
+        assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
+        assert!(head("HTTP/1.1 2x0 OK\r\n\r\n").is_err());
+        assert!(head("HTTP/1.1 101 Switching Protocols\r\n\r\n").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! `pgbench`: rasgi's side of the Postgres client benchmark (`benches/harness`, suite `pg`),
+//! measured exactly like its peers `benches/peers/hyper/src/bin/pgbench.rs` (tokio-postgres)
+//! and `benches/peers/python/pg_bench.py` (asyncpg):
+//!
+//! - `roundtrips_c1`: one connection, one query in flight, for the whole duration:
+//!   `SELECT id, randomnumber FROM world WHERE id = $1` with a varying id;
+//! - `roundtrips_c16`: the same on 16 connections, one task each, all on one event loop;
+//! - `rows`: `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`,
+//!   every value decoded (i32, String, f64), repeated for the duration; reported in rows/s.
+//!
+//! Each measurement prints one JSON line:
+//! `{"bench":"pg","impl":"rasgi","measure":"roundtrips_c1","value":...,"unit":"ops/s","ops":N,"seconds":S,"concurrency":1}`.
+//!
+//! Usage: `pgbench [--database-url URL | --url URL] [--duration S | --seconds S] [--only m1,m2]`.
+//! Without a URL (and no `DATABASE_URL`) it starts a throwaway PostgreSQL under
+//! `target/pgbench-cluster`. A database without the TechEmpower `world` table gets one
+//! (10,000 rows, as `benches/harness/setup.sql` makes it).
+
+use std::process::exit;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rasgi::pg::cluster::{Cluster, ClusterOptions};
+use rasgi::pg::{Connection, PgError};
+use rasgi_executor::{block_on, join_all, spawn};
+
+const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
+/// Must stay identical to the peers' ROWS_QUERY.
+const ROWS_QUERY: &str = "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
+const CONCURRENCY: usize = 16;
+
+fn fail(message: &str) -> ! {
+    eprintln!("pgbench: {message}");
+    exit(2)
+}
+
+/// `--name value` flags; the first name of each pair is the harness's, the second the alias.
+struct Flags {
+    url: Option<String>,
+    duration: Duration,
+    only: Vec<String>,
+}
+
+fn parse_flags() -> Flags {
+    let mut flags = Flags {
+        url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        duration: Duration::from_secs(5),
+        only: ["roundtrips_c1", "roundtrips_c16", "rows"].map(String::from).to_vec(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--database-url" | "--url" => flags.url = Some(value),
+            "--duration" | "--seconds" => {
+                let seconds: f64 = value.parse().unwrap_or_else(|_| fail(&format!("bad duration {value:?}")));
+                flags.duration = Duration::from_secs_f64(seconds.max(0.0));
+            }
+            "--only" => flags.only = value.split(',').map(String::from).collect(),
+            other => fail(&format!("unknown flag {other}; see the doc comment of src/bin/pgbench.rs")),
+        }
+    }
+    flags
+}
+
+fn main() {
+    let flags = parse_flags();
+    // Kept alive until the end of main: dropping it stops the throwaway server.
+    let mut _cluster: Option<Cluster> = None;
+    let url = match flags.url.clone() {
+        Some(url) => url,
+        None => {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pgbench-cluster");
+            eprintln!(
+                "pgbench: no --database-url or DATABASE_URL; starting a throwaway PostgreSQL in {}",
+                dir.display()
+            );
+            let options = ClusterOptions { stop_with_process: true, ..ClusterOptions::default() };
+            let cluster = Cluster::start(&dir, options).unwrap_or_else(|e| fail(&e.to_string()));
+            let url = cluster.url();
+            _cluster = Some(cluster);
+            url
+        }
+    };
+    block_on(async {
+        if let Err(e) = ensure_world_table(&url).await {
+            fail(&format!("preparing the world table: {e}"));
+        }
+        for measure in &flags.only {
+            let (result, unit, concurrency) = match measure.as_str() {
+                "roundtrips_c1" => (roundtrips(&url, 1, flags.duration).await, "ops/s", 1),
+                "roundtrips_c16" => (roundtrips(&url, CONCURRENCY, flags.duration).await, "ops/s", CONCURRENCY),
+                "rows" => (rows(&url, flags.duration).await, "rows/s", 1),
+                other => fail(&format!("unknown measurement {other}")),
+            };
+            let (ops, elapsed) = result.unwrap_or_else(|e| fail(&format!("{measure}: {e}")));
+            let seconds = elapsed.as_secs_f64();
+            let line = serde_json::json!({
+                "bench": "pg", "impl": "rasgi", "measure": measure,
+                "value": (ops as f64 / seconds * 100.0).round() / 100.0, "unit": unit,
+                "ops": ops, "seconds": (seconds * 1000.0).round() / 1000.0, "concurrency": concurrency,
+            });
+            println!("{line}");
+        }
+    });
+}
+
+/// Creates and fills `world` if the database has none.
+async fn ensure_world_table(url: &str) -> Result<(), PgError> {
+    let mut conn = Connection::connect(url).await?;
+    let exists: bool = conn.fetch_value("SELECT to_regclass('world') IS NOT NULL", &[]).await?;
+    if !exists {
+        eprintln!("pgbench: creating the world table (10,000 rows)");
+        conn.execute_script(
+            "CREATE TABLE world (id integer NOT NULL PRIMARY KEY, randomnumber integer NOT NULL DEFAULT 0);
+             INSERT INTO world (id, randomnumber)
+                 SELECT g, floor(random() * 10000)::integer + 1 FROM generate_series(1, 10000) AS g;
+             ANALYZE world;",
+        )
+        .await?;
+    }
+    conn.close().await
+}
+
+/// `concurrency` query loops, one connection each, until `duration` passes.
+async fn roundtrips(url: &str, concurrency: usize, duration: Duration) -> Result<(u64, Duration), PgError> {
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let mut conn = Connection::connect(url).await?;
+        // Prepared (and cached) outside the timed region, as the peers do.
+        conn.fetch_one(WORLD_QUERY, &[&1]).await?;
+        conns.push(conn);
+    }
+    let start = Instant::now();
+    let deadline = Rc::new(start + duration);
+    let loops = conns.into_iter().enumerate().map(|(i, conn)| spawn(query_loop(conn, deadline.clone(), i as u32)));
+    let mut total = 0;
+    for result in join_all(loops.collect::<Vec<_>>()).await {
+        match result {
+            Ok(done) => total += done?,
+            Err(e) => return Err(PgError::Protocol(format!("a query loop failed: {e}"))),
+        }
+    }
+    Ok((total, start.elapsed()))
+}
+
+async fn query_loop(mut conn: Connection, deadline: Rc<Instant>, seed: u32) -> Result<u64, PgError> {
+    let mut done = 0u64;
+    let mut id = seed.wrapping_mul(7919) % 10_000;
+    while Instant::now() < *deadline {
+        // The same cheap stride through 1..=10,000 as the peers.
+        id = (id + 3_371) % 10_000;
+        let key = id as i32 + 1;
+        let row = conn.fetch_one(WORLD_QUERY, &[&key]).await?.ok_or(PgError::NoRows)?;
+        let found: i32 = row.get(0)?;
+        debug_assert_eq!(found, key);
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Repeats the 100,000-row query, decoding every value, until `duration` passes.
+async fn rows(url: &str, duration: Duration) -> Result<(u64, Duration), PgError> {
+    let mut conn = Connection::connect(url).await?;
+    conn.fetch(ROWS_QUERY, &[]).await?; // prepare outside the timed region
+    let start = Instant::now();
+    let mut decoded = 0u64;
+    let mut checksum = 0f64;
+    loop {
+        for row in conn.fetch(ROWS_QUERY, &[]).await? {
+            let n: i32 = row.get(0)?;
+            let label: String = row.get(1)?;
+            let ratio: f64 = row.get(2)?;
+            checksum += n as f64 + label.len() as f64 + ratio;
+            decoded += 1;
+        }
+        if start.elapsed() >= duration {
+            break;
+        }
+    }
+    std::hint::black_box(checksum);
+    Ok((decoded, start.elapsed()))
+}

@@ -1,0 +1,193 @@
+//! The live loop view in a real browser: headless Chromium loads `/_rasgi/` from the
+//! demo binary while requests to `/async-route` are in flight, and the DOM its
+//! JavaScript drew must show those requests as waiting tasks, their timers, and the
+//! listening socket. It also takes the screenshot the README shows.
+//!
+//! Chromium is Debian's `chromium` (`.ci/test-all` installs it). Without it the test is
+//! skipped with a message — unless `CI` is set, where a missing browser is a failure.
+//! `RASGI_CHROMIUM=/path/to/chromium` picks another browser binary.
+//! `RASGI_UPDATE_SCREENSHOT=1` copies the screenshot to `tests/screenshots/loop-view.png`.
+
+mod app_support;
+mod loopview_support;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use app_support::get;
+use loopview_support::{tasks_named, Demo, Repeaters};
+
+/// How long one Chromium run may take: it starts in a second or two, far slower on a
+/// loaded machine.
+const BROWSER_LIMIT: Duration = Duration::from_secs(90);
+
+/// Virtual time Chromium gives the page before it dumps or shoots it: enough for
+/// several 300 ms refreshes. Virtual time stands still while a fetch is pending, so
+/// each refresh still waits for the real server's answer.
+const PAGE_TIME_MS: u32 = 2500;
+
+/// Where Chromium is — `RASGI_CHROMIUM` if set, else `chromium` on the `PATH` or in
+/// `/usr/bin` — or `None` (after saying so loudly) when the test cannot run.
+fn chromium() -> Option<PathBuf> {
+    let found = match std::env::var_os("RASGI_CHROMIUM") {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+                .chain([PathBuf::from("/usr/bin/chromium")])
+                .find(|candidate| candidate.is_file())
+        }
+    };
+    if found.is_none() {
+        let message = "Chromium not found (apt-get install chromium, or set RASGI_CHROMIUM): \
+                       the live loop view's browser test cannot run";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("\n!!!!!!!!!!\n!!! SKIPPED: {message}\n!!!!!!!!!!\n");
+    }
+    found
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("rasgi-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs headless Chromium on `url` with `extra` flags (each run with its own fresh
+/// profile) and returns its standard output.
+fn run_chromium(chromium: &Path, url: &str, extra: &[String]) -> String {
+    let profile = TempDir::new("chromium-profile");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--run-all-compositor-stages-before-draw",
+        ])
+        .arg(format!("--user-data-dir={}", profile.0.display()))
+        .arg(format!("--virtual-time-budget={PAGE_TIME_MS}"))
+        .args(extra)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // Its own process group: on a timeout the renderer and GPU processes it started
+        // are stopped with it.
+        .process_group(0)
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    let deadline = Instant::now() + BROWSER_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill() with the id of the process group this test created.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("chromium did not finish within {BROWSER_LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let out = reader.join().expect("stdout reader");
+    assert!(status.success(), "chromium failed: {status}");
+    out
+}
+
+/// The tasks table's rows in a dumped DOM.
+fn task_rows(dom: &str) -> Vec<&str> {
+    let Some(start) = dom.find(r#"<tbody id="task-rows">"#) else { return Vec::new() };
+    let body = &dom[start..];
+    let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
+    body.split("<tr").skip(1).collect()
+}
+
+/// The inner HTML of the element with `id` (up to the end of its panel).
+fn panel<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom.find(&format!(r#"id="{id}""#)).unwrap_or(dom.len());
+    let rest = &dom[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+#[test]
+fn the_browser_draws_the_requests_in_flight() {
+    let Some(chromium) = chromium() else { return };
+    let demo = Demo::start(&[]);
+    // Something for every panel: a slow-poll warning, a pool thread, timers and tasks.
+    assert_eq!(get(demo.addr, "/blocking").status, 200);
+    assert_eq!(get(demo.addr, "/cpu-task").status, 200);
+    let _sleepers = Repeaters::start(demo.addr, "/async-route", 3);
+    let _streams = Repeaters::start(demo.addr, "/stream", 1);
+    demo.state_when(Duration::from_secs(10), "three requests asleep", |s| {
+        tasks_named(s, "GET /async-route").iter().filter(|t| t["state"] == "waiting").count() == 3
+    });
+    let url = format!("http://{}/_rasgi/", demo.addr);
+
+    // The DOM after the page's script has fetched the state and drawn it. The script's
+    // first fetch races Chromium's page-load bookkeeping, so give it a few tries.
+    let mut dom = String::new();
+    for _attempt in 0..3 {
+        dom = run_chromium(&chromium, &url, &["--dump-dom".to_owned()]);
+        if task_rows(&dom).iter().any(|row| row.contains("GET /async-route")) {
+            break;
+        }
+    }
+    let rows = task_rows(&dom);
+    let sleeping: Vec<&&str> = rows
+        .iter()
+        .filter(|row| {
+            row.contains(r#"data-state="waiting""#) && row.contains("GET /async-route") && row.contains("timer in ")
+        })
+        .collect();
+    assert!(!sleeping.is_empty(), "no waiting GET /async-route task with a timer in the tasks table:\n{dom}");
+    let me: Vec<&&str> = rows.iter().filter(|row| row.contains("this request")).collect();
+    assert_eq!(me.len(), 1, "{rows:#?}");
+    assert!(me[0].contains("GET /_rasgi/state") && me[0].contains(r#"data-state="running""#), "{}", me[0]);
+    assert!(panel(&dom, "timers").contains("GET /async-route (#"), "{}", panel(&dom, "timers"));
+    assert!(panel(&dom, "sockets").contains("main future: the accept loop"), "{}", panel(&dom, "sockets"));
+    assert!(panel(&dom, "warnings").contains("task 'GET /blocking'"), "{}", panel(&dom, "warnings"));
+    assert!(dom.contains("live · loop thread rasgi-worker-0"), "the status line says the page is live");
+
+    // The screenshot, taken to a temp dir; copied into the repository on request.
+    let shots = TempDir::new("loop-view");
+    let shot = shots.0.join("loop-view.png");
+    run_chromium(&chromium, &url, &[format!("--screenshot={}", shot.display()), "--window-size=1280,900".to_owned()]);
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(png.len() > 20_000, "a {}-byte screenshot is too small to show the page", png.len());
+    if std::env::var_os("RASGI_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots/loop-view.png");
+        std::fs::create_dir_all(dest.parent().expect("a parent")).expect("create tests/screenshots");
+        std::fs::copy(&shot, &dest).expect("copy the screenshot");
+        eprintln!("screenshot written to {}", dest.display());
+    }
+}
