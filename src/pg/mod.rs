@@ -34,6 +34,7 @@
 //! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
 //! | `cancel.rs` | query timeouts: CancelRequest on a new connection, then drain | `_cancel` |
 //! | `pool.rs` | [`Pool`]: size, FIFO waiters, acquire timeout, safe release | `pool.py` |
+//! | `shared.rs` | [`SharedConnection`]: one connection for many tasks, their queries batched into pipelines | (tokio-postgres's model) |
 //! | `cluster.rs` | [`cluster::Cluster`]: a throwaway PostgreSQL for the demo and tests | `asyncpg.cluster` |
 
 mod array;
@@ -49,6 +50,7 @@ mod numeric;
 mod pipeline;
 mod pool;
 mod row;
+mod shared;
 mod startup;
 mod statement;
 mod temporal;
@@ -63,6 +65,7 @@ pub use numeric::Numeric;
 pub use pipeline::Pipeline;
 pub use pool::{Pool, PoolBuilder, PoolStatus, PooledConnection};
 pub use row::{Column, ColumnIndex, Row};
+pub use shared::SharedConnection;
 pub use temporal::{Date, Time, Timestamp, TimestampTz};
 pub use transaction::Transaction;
 pub use types::{result_format, Encoded, Format, FromSql, ToSql, Type, Uuid};

@@ -172,6 +172,16 @@ impl<T> Receiver<T> {
         .await
     }
 
+    /// The next value if one is queued right now, without waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
+        let mut chan = self.chan.borrow_mut();
+        let value = chan.queue.pop_front()?;
+        let wakers = std::mem::take(&mut chan.sender_wakers);
+        drop(chan);
+        wakers.into_iter().for_each(Waker::wake);
+        Some(value)
+    }
+
     /// Stops accepting values; queued values can still be received.
     pub fn close(&mut self) {
         let wakers = {
