@@ -400,6 +400,18 @@ fn every_response_carries_date_server_and_framing() {
 }
 
 #[test]
+fn the_date_header_follows_the_clock() {
+    // The formatted date is cached, but only for the second it stands for.
+    let server = server();
+    let date_now = || exchange(server.addr, "GET / HTTP/1.1\r\nHost: test\r\n\r\n").header("date").map(str::to_owned);
+    let first = date_now().expect("a date");
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = date_now().expect("a date");
+    assert_ne!(first, second, "the cached date was not refreshed");
+    server_support::assert_current_date(&second);
+}
+
+#[test]
 fn a_client_that_sends_garbage_is_answered_and_others_are_unaffected() {
     let server = server();
     for garbage in [

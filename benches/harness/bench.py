@@ -27,7 +27,6 @@ import platform
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -106,6 +105,30 @@ def machine_description():
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def cpu_busy(seconds=0.3):
+    """Fraction of all CPU time spent busy over a short sample, taken between runs when the
+    harness itself is idle: anything well above zero is someone else's work (a build, a test
+    suite) competing with the next measurement."""
+    def sample():
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def busy_before_run():
+    """CPU use by other work just before a run (0..1); printed and recorded when it is above
+    report.BUSY_THRESHOLD so that the table can flag the run."""
+    return round(cpu_busy(), 2)
+
+
+def busy_flag(busy):
+    return f"  ⚠ machine {busy:.0%} busy with other work before the run" if busy > report.BUSY_THRESHOLD else ""
 
 
 # ----------------------------------------------------------------------------- contenders
@@ -451,6 +474,7 @@ def suite_server(args):
             if name in broken:
                 progress(f"{label}: skipped ({name} {broken[name]})")
                 continue
+            busy = busy_before_run()
             try:
                 with running_server(name, builder(port), port):
                     if name not in checked:
@@ -478,10 +502,10 @@ def suite_server(args):
                 continue
             p99 = f", p99 {measured['p99_ms']:.2f} ms" if "p99_ms" in measured else ""
             flag = f"  ⚠ {'; '.join(measured['problems'])}" if measured["problems"] else ""
-            progress(f"{label}: {measured['value']:>12,.0f} req/s{p99}{flag}")
+            progress(f"{label}: {measured['value']:>12,.0f} req/s{p99}{flag}{busy_flag(busy)}")
             result["runs"].append({
                 "group": scenario, "contender": name, "round": rnd + 1, "unit": "req/s",
-                "measured": result["started"], "wrk_output": raw, **measured,
+                "measured": result["started"], "busy": busy, "wrk_output": raw, **measured,
             })
     return result
 
@@ -567,6 +591,7 @@ def run_measurement_suite(suite, args, table, result, timeout):
     with context:
         for step, (rnd, name, builder) in enumerate(plan, 1):
             label = f"[{suite} {step}/{len(plan)}] round {rnd + 1}/{args.rounds} {name:<14}"
+            busy = busy_before_run()
             try:
                 lines = run_json_lines(pinned(SUBJECT_CPU, builder()), timeout())
             except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
@@ -574,11 +599,11 @@ def run_measurement_suite(suite, args, table, result, timeout):
                 result["notes"].append(f"{name} round {rnd + 1} failed: {str(e).splitlines()[0][:200]}")
                 continue
             for line in lines:
-                progress(f"{label}: {line['measure']:<15} {line['value']:>14,.1f} {line['unit']}")
+                progress(f"{label}: {line['measure']:<15} {line['value']:>14,.1f} {line['unit']}{busy_flag(busy)}")
                 result["runs"].append({
                     "group": line["measure"], "contender": name, "round": rnd + 1,
                     "value": float(line["value"]), "unit": line["unit"], "measured": result["started"],
-                    "raw": line,
+                    "busy": busy, "raw": line,
                 })
     return result
 
@@ -688,14 +713,8 @@ def suite_instructions(args):
 
 
 # The names --only accepts, per suite (scenarios for `server`, measurements elsewhere).
-MEASURES = {
-    "server": SCENARIO_NAMES,
-    "pg": ["roundtrips_c1", "roundtrips_c16", "rows"],
-    "https": ["gets_c1", "gets_c16"],
-    "exec": ["spawn", "pingpong", "timers"],
-    "memory": ["idle_conn"],
-    "instructions": ["plaintext"],
-}
+MEASURES = {suite: meta["groups"] for suite, meta in report.SUITES.items()}
+assert MEASURES["server"] == SCENARIO_NAMES
 
 SUITE_FUNCTIONS = {
     "server": suite_server,
@@ -717,6 +736,8 @@ def main():
     parser.add_argument("--contenders", default="")
     parser.add_argument("--idle-connections", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--validate-only", action="store_true",
+                        help="check the arguments and exit (run.sh does this before any setup)")
     args = parser.parse_args()
     args.only = [s for s in args.only.split(",") if s]
     args.contenders = [s for s in args.contenders.split(",") if s]
@@ -736,6 +757,11 @@ def main():
     unknown = [name for name in args.contenders if name not in all_contenders]
     if unknown:
         sys.exit(f"bench.py: unknown contender {','.join(unknown)}; choose from {','.join(sorted(all_contenders))}")
+    if args.validate_only:
+        return
+    # SIGTERM (from run.sh's cleanup, or `timeout`) becomes SystemExit, so every `finally`
+    # runs and no server outlives the harness.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     if PINNING:
         # The harness itself is load (wrk's parent, the in-process clients): keep it off the
         # subject's core.

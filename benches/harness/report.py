@@ -26,10 +26,12 @@ from xml.sax.saxutils import escape
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
-# How each suite is presented. `baselines` lists who the ratio column divides by, in order of
+# How each suite is presented. `groups` are its scenarios or measurements in table order (also
+# the names `--only` accepts); `baselines` lists who the ratio column divides by, in order of
 # preference: rasgi when it was measured, else the strongest peer.
 SUITES = {
     "server": {
+        "groups": ["plaintext", "pipelined", "json", "db", "queries", "fortunes", "updates"],
         "title": "Server: TechEmpower shapes",
         "group_label": "scenario",
         "value_label": "req/s",
@@ -37,6 +39,7 @@ SUITES = {
         "baselines": ["rasgi", "hyper"],
     },
     "pg": {
+        "groups": ["roundtrips_c1", "roundtrips_c16", "rows"],
         "title": "PostgreSQL client",
         "group_label": "measure",
         "value_label": "per second",
@@ -44,6 +47,7 @@ SUITES = {
         "baselines": ["rasgi", "tokio-postgres"],
     },
     "https": {
+        "groups": ["gets_c1", "gets_c16"],
         "title": "HTTPS client (keep-alive GETs to local nginx)",
         "group_label": "measure",
         "value_label": "req/s",
@@ -51,6 +55,7 @@ SUITES = {
         "baselines": ["rasgi", "hyper-rustls"],
     },
     "exec": {
+        "groups": ["spawn", "pingpong", "timers"],
         "title": "Executor micro-benchmarks",
         "group_label": "measure",
         "value_label": "ns/op",
@@ -58,6 +63,7 @@ SUITES = {
         "baselines": ["rasgi", "tokio"],
     },
     "memory": {
+        "groups": ["idle_conn"],
         "title": "Memory per idle keep-alive connection",
         "group_label": "measure",
         "value_label": "bytes/conn",
@@ -65,6 +71,7 @@ SUITES = {
         "baselines": ["rasgi", "hyper"],
     },
     "instructions": {
+        "groups": ["plaintext"],
         "title": "Instructions per request (callgrind, /plaintext)",
         "group_label": "measure",
         "value_label": "Ir/request",
@@ -73,6 +80,14 @@ SUITES = {
     },
 }
 SUITE_ORDER = list(SUITES)
+
+# Table and legend order: rasgi first, then the Rust peers, then the Python ones.
+CONTENDER_ORDER = ["rasgi", "hyper", "tokio-postgres", "hyper-rustls", "tokio",
+                   "fastapi", "asyncpg", "httpx", "raw-asgi"]
+
+# A run that started while other work kept the machine more than this busy (fraction of all
+# CPU time, sampled by bench.py just before the run) is flagged in the table.
+BUSY_THRESHOLD = 0.15
 
 # One colour per contender, stable across suites and reruns.
 COLOURS = {
@@ -98,8 +113,11 @@ def aggregate(suite_data):
     Returns (rows, baseline, groups, contenders) where rows maps (group, contender) to a dict.
     """
     runs = suite_data["runs"]
-    groups = ordered_unique(r["group"] for r in runs)
-    contenders = ordered_unique(r["contender"] for r in runs)
+    known_groups = SUITES[suite_data["suite"]]["groups"]
+    groups = sorted(ordered_unique(r["group"] for r in runs),
+                    key=lambda g: known_groups.index(g) if g in known_groups else len(known_groups))
+    contenders = sorted(ordered_unique(r["contender"] for r in runs),
+                        key=lambda c: CONTENDER_ORDER.index(c) if c in CONTENDER_ORDER else len(CONTENDER_ORDER))
     rows = {}
     for group in groups:
         for contender in contenders:
@@ -117,13 +135,11 @@ def aggregate(suite_data):
                 # from different invocations after a filtered rerun.
                 "measured": max(r.get("measured", "") for r in mine),
                 "problems": sorted({p for r in mine for p in r.get("problems", [])}),
+                "busy": [r["busy"] for r in mine if r.get("busy", 0) > BUSY_THRESHOLD],
             }
             p99s = [r["p99_ms"] for r in mine if r.get("p99_ms") is not None]
             if p99s:
                 row["p99_ms"] = statistics.median(p99s)
-            for key in ("detail",):
-                if mine[-1].get(key):
-                    row[key] = mine[-1][key]
             rows[(group, contender)] = row
     preference = SUITES[suite_data["suite"]]["baselines"]
     baseline = next((b for b in preference if b in contenders), contenders[0] if contenders else None)
@@ -200,8 +216,14 @@ def suite_markdown(suite_data):
                 continue
             unit = row["unit"]
             median = fmt_value(row["median"], unit)
-            if row["problems"]:
-                footnotes.append(f"{group} / {contender}: " + "; ".join(row["problems"]))
+            problems = list(row["problems"])
+            if row["busy"]:
+                low, high = min(row["busy"]), max(row["busy"])
+                span = f"{low:.0%}" if low == high else f"{low:.0%}–{high:.0%}"
+                problems.append(f"{len(row['busy'])} of {row['n']} run(s) started with the machine "
+                                f"{span} busy with other work")
+            if problems:
+                footnotes.append(f"{group} / {contender}: " + "; ".join(problems))
                 median += " ⚠"
             cells = [
                 f"`{group}`",
@@ -214,8 +236,6 @@ def suite_markdown(suite_data):
             cells.append(f"{row['ratio']:.2f}" if row["ratio"] is not None else "–")
             cells.append(str(row["n"]))
             lines.append("| " + " | ".join(cells) + " |")
-            if row.get("detail"):
-                footnotes.append(f"{group} / {contender}: {row['detail']}")
     measured = sorted({r["measured"] for r in rows.values() if r["measured"]})
     if len(measured) > 1:
         footnotes.append(
@@ -224,6 +244,9 @@ def suite_markdown(suite_data):
         )
     for problem in suite_data.get("notes", []):
         footnotes.append(problem)
+    if any(row["busy"] for row in rows.values()):
+        footnotes.append("⚠ marks medians that include runs measured while other work was using the "
+                         "machine; rerun those rows (`--only`, `--contenders`) on a quiet machine")
     if footnotes:
         lines.append("")
         lines += [f"- {f}" for f in footnotes]
@@ -254,8 +277,8 @@ def suite_svg_panel(suite_data, top, width):
     out = []
     better = "higher is better" if meta["higher_is_better"] else "lower is better"
     out.append(text(left, top + 22, meta["title"], size=16, weight="bold"))
-    out.append(text(left, top + 40, f"bar = median ÷ {baseline} ({better}); label = median {meta['value_label']}",
-                    size=11, fill="#495057"))
+    out.append(text(left, top + 40, f"bar = median ÷ {baseline} ({better}); label = median {meta['value_label']}"
+                    "; ⚠ = see the notes under the table in latest.md", size=11, fill="#495057"))
     # Grid lines and the y axis labels.
     tick = 0.0
     while tick <= top_ratio + 1e-9:
@@ -278,7 +301,8 @@ def suite_svg_panel(suite_data, top, width):
                        f'height="{y0 - y(ratio):.1f}" fill="{colour_of(contender, contenders)}">'
                        f'<title>{escape(contender)} {escape(group)}: {fmt_value(row["median"], row["unit"])} '
                        f'{escape(row["unit"])} ({ratio:.2f}×)</title></rect>')
-            out.append(text(x + bar_w / 2, y(ratio) - 4, short_value(row["median"], row["unit"]),
+            flagged = " ⚠" if row["problems"] or row["busy"] else ""
+            out.append(text(x + bar_w / 2, y(ratio) - 4, short_value(row["median"], row["unit"]) + flagged,
                             size=9, anchor="middle", fill="#212529"))
         out.append(text(left + gi * slot + slot / 2, y0 + 16, group, size=11, anchor="middle"))
     # Legend under the axis.

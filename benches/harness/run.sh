@@ -33,7 +33,7 @@
 # Examples
 #   benches/harness/run.sh --short                          # quick look, all servers
 #   benches/harness/run.sh --only pipelined --contenders rasgi,hyper   # rerun one row
-#   benches/harness/run.sh --suite all                      # everything, about an hour
+#   benches/harness/run.sh --suite all                      # everything, about 40 minutes
 #
 # What each suite measures
 # ------------------------
@@ -74,8 +74,11 @@
 # with a different one, and every server is started fresh for each run; the table reports the
 # median over rounds, the min–max spread, and the ratio of each median to rasgi's. While
 # rasgi's binaries do not exist yet, rasgi is skipped with a message and the ratios are to the
-# strongest peer (hyper, tokio-postgres, hyper-rustls, tokio). Only loopback addresses are
-# used, ports are picked free at run time, and every load is bounded in time.
+# strongest peer (hyper, tokio-postgres, hyper-rustls, tokio). Before each run the harness
+# samples the machine's CPU use for 0.3 s; a run that starts while something else keeps the
+# machine more than 15 % busy (a build, a test suite) is flagged with ⚠ under the table, since
+# on 2 cores any other work lands on a measured core. Only loopback addresses are used, ports
+# are picked free at run time, and every load is bounded in time.
 #
 # rasgi's side
 # ------------
@@ -113,6 +116,8 @@ ROOT=$(cd "$HARNESS_DIR/../.." && pwd)
 PEERS_DIR="$ROOT/benches/peers"
 VENV="${BENCH_VENV:-$ROOT/target/bench-venv}"          # env override: reuse another venv
 PEER_TARGET="${PEER_TARGET_DIR:-$ROOT/target/peers}"    # env override: another target dir
+# No __pycache__ directories in the source tree (the harness and uvicorn import from it).
+export PYTHONDONTWRITEBYTECODE=1
 
 # ----------------------------------------------------------------------------- arguments
 
@@ -173,37 +178,50 @@ wants_contender() { # is this contender selected (or no filter given)?
     [ -z "$CONTENDERS" ] || case ",$CONTENDERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac
 }
 
+BENCH_ARGS=(--suite "${SUITES// /,}" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP"
+    --only "$ONLY" --contenders "$CONTENDERS" --idle-connections "$IDLE_CONNECTIONS"
+    --requests "$REQUESTS")
+# Reject a mistyped suite, scenario or contender before spending minutes on setup.
+python3 "$HARNESS_DIR/bench.py" "${BENCH_ARGS[@]}" --validate-only || exit 2
+
 say() { printf '%s\n' "== $*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 # ----------------------------------------------------------------------------- scratch space
 
 # Server logs, the database cluster, nginx and the TLS files live here; removed on exit unless
-# KEEP_WORK=1 or the run failed (so the logs can be read).
+# KEEP_WORK=1 or the run failed (so that the logs can be read).
 WORK=$(mktemp -d /tmp/rasgi-bench.XXXXXX)
 chmod 755 "$WORK"  # the postgres user must be able to reach its data directory inside
 PG_STARTED=""
 NGINX_STARTED=""
+BENCH_PID=""
 AS_PG=()
 [ "$(id -u)" = 0 ] && AS_PG=(runuser -u postgres --)
 
 cleanup() {
     local status=$?
     set +e
+    if [ -n "$BENCH_PID" ] && kill -0 "$BENCH_PID" 2>/dev/null; then
+        kill -TERM "$BENCH_PID"
+        wait "$BENCH_PID"
+    fi
     if [ -n "$NGINX_STARTED" ] && [ -f "$WORK/nginx/nginx.pid" ]; then
         kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null
     fi
     if [ -n "$PG_STARTED" ]; then
         "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
     fi
-    if [ "${KEEP_WORK:-0}" = 1 ] || [ "$status" != 0 ]; then
+    # Keep the logs of a failed run for reading; an interrupted one (130/143) needs none.
+    if [ "${KEEP_WORK:-0}" = 1 ] || { [ "$status" != 0 ] && [ "$status" != 130 ] && [ "$status" != 143 ]; }; then
         echo "scratch directory kept: $WORK" >&2
     else
         rm -rf "$WORK"
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -435,6 +453,9 @@ wants https && start_nginx
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 export PEER_BIN_DIR="$PEER_TARGET/release" BENCH_VENV="$VENV" BENCH_WORK="$WORK"
-python3 "$HARNESS_DIR/bench.py" --suite "${SUITES// /,}" --rounds "$ROUNDS" --duration "$DURATION" \
-    --warmup "$WARMUP" --only "$ONLY" --contenders "$CONTENDERS" \
-    --idle-connections "$IDLE_CONNECTIONS" --requests "$REQUESTS"
+# In the background plus `wait`, so that a SIGTERM or Ctrl-C reaches the traps at once (bash
+# runs traps only between foreground commands); cleanup then stops bench.py first, which stops
+# any server it started, and only then the database.
+python3 "$HARNESS_DIR/bench.py" "${BENCH_ARGS[@]}" &
+BENCH_PID=$!
+wait "$BENCH_PID"

@@ -17,7 +17,7 @@ use rasgi::pg::{Connection, SharedConnection, ToSql};
 use rasgi_http::server::{self, Config, USAGE};
 use serde::Serialize;
 
-/// Database connections per loop, as in the hyper peer.
+/// Database connections per loop unless `RASGI_DB_CONNECTIONS` says otherwise.
 const CONNECTIONS: usize = 4;
 
 #[derive(Serialize)]
@@ -93,8 +93,9 @@ fn app() -> App {
     App::new()
         .on_startup(|state| async move {
             let Ok(url) = std::env::var("DATABASE_URL") else { return Ok(()) };
-            let mut connections = Vec::with_capacity(CONNECTIONS);
-            for _ in 0..CONNECTIONS {
+            let count = std::env::var("RASGI_DB_CONNECTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(CONNECTIONS);
+            let mut connections = Vec::with_capacity(count);
+            for _ in 0..count.max(1) {
                 let conn = Connection::connect(&url).await.map_err(|e| format!("DATABASE_URL: {e}"))?;
                 connections.push(SharedConnection::new(conn));
             }

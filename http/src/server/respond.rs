@@ -170,7 +170,13 @@ impl ResponseState {
                 } else {
                     Framing::Close
                 };
-                if matches!(framing, Framing::Close) {
+                // Delimiting by close, or the application asking for it, ends the
+                // connection after this response (and the head says so).
+                let app_closes = headers.iter().any(|(name, value)| {
+                    name.eq_ignore_ascii_case("connection")
+                        && value.split(|&b| b == b',').any(|token| crate::head::trim(token).eq_ignore_ascii_case(b"close"))
+                });
+                if matches!(framing, Framing::Close) || app_closes {
                     self.keep_alive = false;
                 }
                 // HEAD keeps the length the GET would have had, when it is known.
