@@ -131,7 +131,8 @@ fn external_api_fetches_json_over_tls_from_a_local_nginx() {
     let (child, addr) = start_demo(&[("RASGI_DEMO_DATABASE", "off"), ("EXTERNAL_API_URL", &url)]);
     let reply = get(addr, "/external-api");
     assert_eq!(reply.status, 502, "{}", reply.body);
-    let detail = serde_json::from_str::<Value>(&reply.body).expect("JSON")["detail"].as_str().unwrap_or_default().to_owned();
+    let detail =
+        serde_json::from_str::<Value>(&reply.body).expect("JSON")["detail"].as_str().unwrap_or_default().to_owned();
     assert!(detail.starts_with(&format!("GET {url} failed at step 'tls'")), "{detail}");
     assert!(detail.contains("unknown issuer"), "{detail}");
     interrupt(child);

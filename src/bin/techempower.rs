@@ -131,7 +131,8 @@ fn app() -> App {
         })
         .get("/fortunes", |req: Request| async move {
             let db = db(&req)?;
-            let result = db.connection().query("SELECT id, message FROM fortune", Vec::new()).await.map_err(db_error)?;
+            let result =
+                db.connection().query("SELECT id, message FROM fortune", Vec::new()).await.map_err(db_error)?;
             let mut fortunes: Vec<(i32, String)> = Vec::with_capacity(result.rows.len() + 1);
             for row in &result.rows {
                 fortunes.push((row.get(0).map_err(db_error)?, row.get(1).map_err(db_error)?));
@@ -145,7 +146,9 @@ fn app() -> App {
 /// TechEmpower's fortunes template, filled by hand (no template engine, as in the peer).
 fn fortunes_page(fortunes: &[(i32, String)]) -> String {
     let mut html = String::with_capacity(1536);
-    html.push_str("<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>");
+    html.push_str(
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>",
+    );
     for (id, message) in fortunes {
         let _ = write!(html, "<tr><td>{id}</td><td>");
         for c in message.chars() {

@@ -174,7 +174,9 @@ impl ResponseState {
                 // connection after this response (and the head says so).
                 let app_closes = headers.iter().any(|(name, value)| {
                     name.eq_ignore_ascii_case("connection")
-                        && value.split(|&b| b == b',').any(|token| crate::head::trim(token).eq_ignore_ascii_case(b"close"))
+                        && value
+                            .split(|&b| b == b',')
+                            .any(|token| crate::head::trim(token).eq_ignore_ascii_case(b"close"))
                 });
                 if matches!(framing, Framing::Close) || app_closes {
                     self.keep_alive = false;
