@@ -9,51 +9,17 @@
 mod app_support;
 mod tls_support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use app_support::get;
+use app_support::{get, Demo};
 use serde_json::{json, Value};
 use tls_support::{nginx::Nginx, pki::Pki, TempDir};
 
-/// Starts the demo with `env`, waits for its address (startup may include `initdb`).
-fn start_demo(env: &[(&str, &str)]) -> (Child, SocketAddr) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rasgi"));
-    command.args(["--port", "0", "--no-access-log"]).env_remove("DATABASE_URL").env_remove("SSL_CERT_FILE");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("start the demo");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("demo: {line}");
-            if let Some(addr) = line.split("running on http://").nth(1).and_then(|r| r.split_whitespace().next()) {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(120)).expect("the demo starts and prints its address");
-    (child, addr.parse().expect("an address"))
-}
-
-/// SIGINT, then wait for a clean exit.
-fn interrupt(mut child: Child) {
-    // SAFETY: kill() with our own child's pid and a valid signal number.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "the demo exited with {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the demo did not exit after SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Stops the demo with SIGINT and checks it exits cleanly.
+fn interrupt(demo: Demo) {
+    let status = demo.interrupt();
+    assert!(status.success(), "the demo exited with {status}");
 }
 
 fn postgres_installed() -> bool {
@@ -72,8 +38,8 @@ fn db_data_works_with_nothing_but_postgresql_installed() {
     }
     let dir = TempDir::new("demo-pg");
     let pg_dir = dir.path().join("cluster");
-    let (child, addr) = start_demo(&[("RASGI_DEMO_PG_DIR", pg_dir.to_str().expect("utf-8 path"))]);
-    let reply = get(addr, "/db-data");
+    let demo = Demo::start_with(&["--no-access-log"], &[("RASGI_DEMO_PG_DIR", pg_dir.to_str().expect("utf-8 path"))]);
+    let reply = get(demo.addr, "/db-data");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let rows: Value = serde_json::from_str(&reply.body).expect("JSON");
     assert_eq!(
@@ -90,7 +56,7 @@ fn db_data_works_with_nothing_but_postgresql_installed() {
     let pid_file = std::fs::read_to_string(pg_dir.join("data/postmaster.pid")).expect("the cluster is running");
     let port: u16 = pid_file.lines().nth(3).and_then(|l| l.trim().parse().ok()).expect("a port in postmaster.pid");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_ok(), "PostgreSQL listens while the demo runs");
-    interrupt(child);
+    interrupt(demo);
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_ok() {
         assert!(Instant::now() < deadline, "PostgreSQL still listens after the demo exited");
@@ -100,14 +66,14 @@ fn db_data_works_with_nothing_but_postgresql_installed() {
 
 #[test]
 fn db_data_without_a_database_says_how_to_fix_it() {
-    let (child, addr) = start_demo(&[("RASGI_DEMO_DATABASE", "off")]);
-    let reply = get(addr, "/db-data");
+    let demo = Demo::start(&["--no-access-log"]);
+    let reply = get(demo.addr, "/db-data");
     assert_eq!(reply.status, 503);
     assert_eq!(
         serde_json::from_str::<Value>(&reply.body).expect("JSON"),
         json!({"detail": "the demo's database is switched off (RASGI_DEMO_DATABASE=off)"})
     );
-    interrupt(child);
+    interrupt(demo);
 }
 
 #[test]
@@ -117,23 +83,26 @@ fn external_api_fetches_json_over_tls_from_a_local_nginx() {
     let url = nginx.url("/json");
     let ca = pki.ca_pem();
 
-    let (child, addr) = start_demo(&[
-        ("RASGI_DEMO_DATABASE", "off"),
-        ("EXTERNAL_API_URL", &url),
-        ("SSL_CERT_FILE", ca.to_str().expect("utf-8 path")),
-    ]);
-    let reply = get(addr, "/external-api");
+    let demo = Demo::start_with(
+        &["--no-access-log"],
+        &[
+            ("RASGI_DEMO_DATABASE", "off"),
+            ("EXTERNAL_API_URL", &url),
+            ("SSL_CERT_FILE", ca.to_str().expect("utf-8 path")),
+        ],
+    );
+    let reply = get(demo.addr, "/external-api");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(serde_json::from_str::<Value>(&reply.body).expect("JSON"), json!({"ok": true, "server": "nginx"}));
-    interrupt(child);
+    interrupt(demo);
 
     // Without the test CA the certificate cannot be verified: 502, naming the step.
-    let (child, addr) = start_demo(&[("RASGI_DEMO_DATABASE", "off"), ("EXTERNAL_API_URL", &url)]);
-    let reply = get(addr, "/external-api");
+    let demo = Demo::start_with(&["--no-access-log"], &[("RASGI_DEMO_DATABASE", "off"), ("EXTERNAL_API_URL", &url)]);
+    let reply = get(demo.addr, "/external-api");
     assert_eq!(reply.status, 502, "{}", reply.body);
     let detail =
         serde_json::from_str::<Value>(&reply.body).expect("JSON")["detail"].as_str().unwrap_or_default().to_owned();
     assert!(detail.starts_with(&format!("GET {url} failed at step 'tls'")), "{detail}");
     assert!(detail.contains("unknown issuer"), "{detail}");
-    interrupt(child);
+    interrupt(demo);
 }

@@ -5,10 +5,9 @@
 
 mod app_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+use app_support::Demo;
 
 /// Finds each pattern in `lines`, in order; every pattern's pieces must all occur in one
 /// line. Returns the matched lines, or panics naming the first pattern not found.
@@ -27,43 +26,16 @@ fn find_in_order<'a>(lines: &'a [String], patterns: &[&[&str]]) -> Vec<&'a str> 
 
 #[test]
 fn one_async_request_is_narrated_step_by_step() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rasgi"))
-        .args(["--port", "0", "--no-access-log"])
-        .env("RASGI_TRACE", "1")
-        .env("RASGI_DEMO_DATABASE", "off")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the demo");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the demo starts");
-        let addr =
-            line.split("running on http://").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
-        lines.push(line);
-        if let Some(addr) = addr {
-            break addr.parse().expect("an address");
-        }
-    };
-    // Let the startup narration settle, then forget it: the request's story starts now.
+    let demo = Demo::start_with(&["--no-access-log"], &[("RASGI_TRACE", "1"), ("RASGI_DEMO_DATABASE", "off")]);
+    // Let the startup narration settle, then skip it: the request's story starts now.
     std::thread::sleep(Duration::from_millis(200));
-    while rx.try_recv().is_ok() {}
+    let mark = demo.log_len();
 
-    let reply = app_support::get(addr, "/async-route");
+    let reply = app_support::get(demo.addr, "/async-route");
     assert_eq!(reply.body, r#"{"message":"This is an async route"}"#);
     std::thread::sleep(Duration::from_millis(300));
-    let _ = child.kill();
-    let _ = child.wait();
-    let lines: Vec<String> = rx.try_iter().filter(|l| l.starts_with("TRACE:")).collect();
+    let lines: Vec<String> = demo.log_since(mark).into_iter().filter(|l| l.starts_with("TRACE:")).collect();
+    drop(demo);
 
     let story = find_in_order(
         &lines,
