@@ -5,8 +5,8 @@
 //!
 //! Written with the app layer, as a FastAPI user would write it: the comparison is
 //! framework against framework. The database routes share four connections per loop
-//! (like the hyper peer's tokio-postgres clients), and the queries of concurrent requests
-//! are batched into pipelines by [`SharedConnection`].
+//! (like the hyper peer's tokio-postgres clients); [`SharedConnection`] pipelines the
+//! queries of concurrent requests on them as they arrive.
 
 use std::cell::Cell;
 use std::fmt::Write as _;

@@ -34,7 +34,7 @@
 //! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
 //! | `cancel.rs` | query timeouts: CancelRequest on a new connection, then drain | `_cancel` |
 //! | `pool.rs` | [`Pool`]: size, FIFO waiters, acquire timeout, safe release | `pool.py` |
-//! | `shared.rs` | [`SharedConnection`]: one connection for many tasks, their queries batched into pipelines | (tokio-postgres's model) |
+//! | `shared.rs` | [`SharedConnection`]: one connection for many tasks, their queries pipelined as they arrive | (tokio-postgres's model) |
 //! | `cluster.rs` | [`cluster::Cluster`]: a throwaway PostgreSQL for the demo and tests | `asyncpg.cluster` |
 
 mod array;

@@ -1,31 +1,41 @@
-//! One connection shared by many tasks, with their queries batched into pipelines.
+//! One connection shared by many tasks, their queries pipelined as they arrive.
 //!
 //! asyncpg allows one query at a time per connection, so a web app needs a pool with a
-//! connection per concurrent request. tokio-postgres instead lets many tasks use one
-//! connection at once and pipelines their queries. [`SharedConnection`] does the latter
-//! with the pieces already here: tasks put their queries in a queue and await a
-//! one-shot reply; one driver task takes *everything queued* as a single
-//! [`Pipeline`](crate::pg::Pipeline) — one write, one stream of replies — and hands each
-//! result back. While a batch is in flight, new queries gather for the next one, so the
-//! busier the server, the larger the batches: 64 concurrent requests cost a handful of
-//! round trips instead of 64.
+//! connection per concurrent request. tokio-postgres lets many tasks use one connection
+//! at once and pipelines their queries; [`SharedConnection`] does the same. Tasks put
+//! their queries in a queue and await a one-shot reply. One driver task owns the
+//! connection and does two things side by side:
 //!
-//! Each query still ends in its own Sync, so one failing query fails alone. Transactions
-//! need a connection of their own (use a [`Pool`](crate::pg::Pool)): queries from other
-//! tasks would land inside them.
+//! - **writes**: every query that arrives is encoded (Bind, Execute, Sync) and sent at
+//!   once, while earlier queries are still running — no waiting for a batch to finish;
+//! - **reads**: replies come back in the order the queries went out, so each message
+//!   belongs to the oldest query still in flight; its ReadyForQuery completes it.
+//!
+//! With 64 concurrent requests, the server always has the next queries queued on its
+//! socket instead of idling for a round trip between batches. Each query still ends in
+//! its own Sync, so one failing query fails alone. A statement not prepared yet needs a
+//! round trip of its own (its parameter types decide the encoding): the driver lets what
+//! is in flight finish, prepares it through [`Connection::pipeline`], and from then on it
+//! is cached. Transactions need a connection of their own (use a
+//! [`Pool`](crate::pg::Pool)): other tasks' queries would land inside them.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use rasgi_executor::sync::{mpsc, oneshot};
 
-use crate::pg::conn::{Connection, QueryResult};
-use crate::pg::error::PgError;
+use crate::pg::conn::{write_bind_execute, Connection, Executed, QueryResult, TransactionStatus};
+use crate::pg::error::{DbError, PgError};
+use crate::pg::io::Reply;
+use crate::pg::message::Message;
 use crate::pg::pipeline::Pipeline;
 use crate::pg::types::ToSql;
 
-/// Queries a batch may hold; more wait for the next batch.
-const MAX_BATCH: usize = 512;
+/// Queries waiting for the driver; beyond this, `query` waits (backpressure).
+const QUEUE: usize = 2048;
 
 /// One queued query.
 struct Job {
@@ -48,13 +58,13 @@ pub struct SharedConnection {
 impl SharedConnection {
     /// Takes over `conn` and starts its driver task on the current loop.
     pub fn new(conn: Connection) -> SharedConnection {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let (tx, rx) = mpsc::channel(QUEUE);
         drop(rasgi_executor::spawn_named("pg shared connection", drive(conn, rx)));
         SharedConnection { queue: Rc::new(tx) }
     }
 
     /// Queues a query and waits for its result. The query is queued when this is
-    /// *called*, so starting several queries before awaiting any batches them.
+    /// *called*, so several queries started before any is awaited go out together.
     pub fn query(
         &self,
         sql: impl Into<Cow<'static, str>>,
@@ -77,46 +87,168 @@ impl SharedConnection {
     }
 }
 
-/// The driver: batch whatever is queued, run it as one pipeline, deliver, repeat.
+/// A query whose Bind/Execute/Sync went out, with its reply being collected.
+struct InFlight {
+    job: Job,
+    reply: Executed,
+}
+
+/// Why one stretch of driving stopped.
+enum Stop {
+    /// This query's statement is not prepared yet: prepare and run it the slow way.
+    Prepare(Job),
+    /// Every handle is gone and nothing is in flight.
+    Finished,
+    /// The connection failed.
+    Failed(PgError),
+}
+
+/// The driver task.
 async fn drive(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::new();
-    while let Some(first) = queue.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Some(job) => batch.push(job),
-                None => break,
-            }
-        }
-        let params: Vec<Vec<&dyn ToSql>> = batch.iter().map(|job| job.params.iter().map(|p| &**p).collect()).collect();
-        let mut pipeline = Pipeline::new();
-        for (job, params) in batch.iter().zip(&params) {
-            pipeline.push(&job.sql, params);
-        }
-        let results = conn.pipeline(&pipeline).await;
-        drop(pipeline);
-        drop(params);
-        match results {
-            Ok(results) => {
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(result);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    loop {
+        let mut unprepared: Option<Job> = None;
+        let mut finished = false;
+        let stop = poll_fn(|cx| step(&mut conn, &mut queue, &mut in_flight, &mut unprepared, &mut finished, cx)).await;
+        match stop {
+            Stop::Prepare(job) => {
+                // Nothing is in flight now; the classic path prepares, caches and runs.
+                let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
+                let mut single = Pipeline::new();
+                single.push(&job.sql, &params);
+                let result = conn.pipeline(&single).await;
+                drop(single);
+                drop(params);
+                match result {
+                    Ok(mut results) => {
+                        let _ = job.reply.send(results.pop().unwrap_or_else(|| Err(PgError::protocol("no result"))));
+                    }
+                    Err(e) => {
+                        let _ = job.reply.send(Err(e));
+                        fail_all(&mut in_flight, &mut queue);
+                        return;
+                    }
                 }
             }
-            Err(e) => {
-                // The connection itself failed: the first query gets the error, the others
-                // learn the connection is gone, and so does every later query.
-                let mut jobs = batch.drain(..);
-                if let Some(job) = jobs.next() {
-                    let _ = job.reply.send(Err(e));
+            Stop::Finished => return,
+            Stop::Failed(e) => {
+                if let Some(first) = in_flight.pop_front() {
+                    let _ = first.job.reply.send(Err(e));
                 }
-                for job in jobs {
-                    let _ = job.reply.send(Err(closed()));
+                fail_all(&mut in_flight, &mut queue);
+                return;
+            }
+        }
+    }
+}
+
+/// One poll of the driver: take new queries and write them, flush, read replies.
+fn step(
+    conn: &mut Connection,
+    queue: &mut mpsc::Receiver<Job>,
+    in_flight: &mut VecDeque<InFlight>,
+    unprepared: &mut Option<Job>,
+    finished: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Stop> {
+    // 1. Encode every query that has arrived (unless one waits to be prepared: then the
+    //    queries behind it wait too, to keep replies in order of the queue).
+    while unprepared.is_none() && !*finished {
+        match queue.poll_recv(cx) {
+            Poll::Ready(Some(job)) => match conn.cache.get(&job.sql) {
+                Some(statement) => {
+                    let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
+                    match conn.encode(|buf| write_bind_execute(buf, &statement, &params, 0)) {
+                        Ok(()) => {
+                            conn.pending += 1;
+                            let reply = Executed::new(statement.columns.clone(), true);
+                            in_flight.push_back(InFlight { job, reply });
+                        }
+                        // A parameter that cannot be encoded fails its own query only;
+                        // nothing of it was written.
+                        Err(e) => drop(job.reply.send(Err(e))),
+                    }
                 }
-                if conn.is_closed() {
-                    queue.close();
+                None => *unprepared = Some(job),
+            },
+            Poll::Ready(None) => *finished = true,
+            Poll::Pending => break,
+        }
+    }
+    // 2. Send what was encoded. A full socket is fine: reading below keeps the server
+    //    from blocking on its own replies, and writability will wake us.
+    if !conn.write_buf.is_empty() {
+        if let Poll::Ready(Err(e)) = conn.poll_flush(cx) {
+            return Poll::Ready(Stop::Failed(e));
+        }
+    }
+    // 3. Route replies to the oldest query in flight.
+    while let Some(front) = in_flight.front_mut() {
+        let message = match conn.poll_message(cx) {
+            Poll::Ready(Ok(message)) => message,
+            Poll::Ready(Err(e)) => return Poll::Ready(Stop::Failed(e)),
+            Poll::Pending => break,
+        };
+        match message {
+            Message::ReadyForQuery { status } => {
+                conn.pending = conn.pending.saturating_sub(1);
+                match TransactionStatus::from_byte(status) {
+                    Ok(status) => conn.tx_status = status,
+                    Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
+                }
+                if let Some(done) = in_flight.pop_front() {
+                    finish(conn, done);
+                }
+            }
+            Message::ErrorResponse { body } => match DbError::parse(&body) {
+                Ok(error) => front.reply.error(error),
+                Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
+            },
+            // Closes of evicted statements ride along; their answers need no one.
+            Message::CloseComplete => {}
+            other => {
+                if let Some(other) = conn.handle_asynchronous(other) {
+                    if let Err(e) = front.reply.message(other) {
+                        return Poll::Ready(Stop::Failed(conn.fail(e)));
+                    }
                 }
             }
         }
+    }
+    if in_flight.is_empty() && conn.write_buf.is_empty() {
+        if let Some(job) = unprepared.take() {
+            return Poll::Ready(Stop::Prepare(job));
+        }
+        if *finished {
+            return Poll::Ready(Stop::Finished);
+        }
+    }
+    Poll::Pending
+}
+
+/// Hands a completed query its result.
+fn finish(conn: &mut Connection, done: InFlight) {
+    let result = match done.reply.error {
+        None => Ok(QueryResult { rows: done.reply.rows, rows_affected: done.reply.rows_affected }),
+        Some(error) => {
+            // A statement invalidated by a schema change is prepared afresh next time.
+            if error.is_stale_statement() {
+                conn.forget_statement(&done.job.sql);
+            }
+            Err(PgError::Server(Box::new(error)))
+        }
+    };
+    let _ = done.job.reply.send(result);
+}
+
+/// After the connection failed: every query in flight or queued learns it.
+fn fail_all(in_flight: &mut VecDeque<InFlight>, queue: &mut mpsc::Receiver<Job>) {
+    for lost in in_flight.drain(..) {
+        let _ = lost.job.reply.send(Err(closed()));
+    }
+    queue.close();
+    while let Some(job) = queue.try_recv() {
+        let _ = job.reply.send(Err(closed()));
     }
 }
 

@@ -150,26 +150,28 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// The next value, or `None` once every sender is dropped and the queue is empty.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| {
-            let mut chan = self.chan.borrow_mut();
-            if let Some(value) = chan.queue.pop_front() {
-                // Room for one more: wake every waiting sender and let them race for
-                // it (the losers wait again). Waking only the first would be cheaper,
-                // but if that sender's task was cancelled before it retried, the
-                // wake-up would be lost and the others would sleep beside free room.
-                let wakers = std::mem::take(&mut chan.sender_wakers);
-                drop(chan);
-                wakers.into_iter().for_each(Waker::wake);
-                return Poll::Ready(Some(value));
-            }
-            if chan.senders == 0 {
-                return Poll::Ready(None);
-            }
-            chan.receiver_waker = Some(cx.waker().clone());
-            rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("a message on an mpsc channel"));
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// `recv` as a poll function, for hand-written futures that wait on several things.
+    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<T>> {
+        let mut chan = self.chan.borrow_mut();
+        if let Some(value) = chan.queue.pop_front() {
+            // Room for one more: wake every waiting sender and let them race for it (the
+            // losers wait again). Waking only the first would be cheaper, but if that
+            // sender's task was cancelled before it retried, the wake-up would be lost and
+            // the others would sleep beside free room.
+            let wakers = std::mem::take(&mut chan.sender_wakers);
+            drop(chan);
+            wakers.into_iter().for_each(Waker::wake);
+            return Poll::Ready(Some(value));
+        }
+        if chan.senders == 0 {
+            return Poll::Ready(None);
+        }
+        chan.receiver_waker = Some(cx.waker().clone());
+        rasgi_reactor::trace::note_wait(rasgi_reactor::trace::Wait::Channel("a message on an mpsc channel"));
+        Poll::Pending
     }
 
     /// The next value if one is queued right now, without waiting.
