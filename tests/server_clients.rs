@@ -8,7 +8,7 @@ mod server_support;
 
 use std::process::Command;
 
-use rasgi_http::{header, App, AppError, Receive, ReceiveEvent, Scope, SendEvent, Sender};
+use rasgi_http::{header, App, AppError, Receive, Scope, SendEvent, Sender};
 use server_support::{config, have_tool, Echo, TestServer};
 
 /// `/upload` echoes the body and reports, in headers, how it arrived; `/stream` streams
@@ -20,20 +20,7 @@ impl App for ClientsApp {
         match scope.path() {
             "/upload" => {
                 let te = String::from_utf8_lossy(scope.header("transfer-encoding").unwrap_or(b"none")).into_owned();
-                let mut body = Vec::new();
-                let mut events = 0;
-                loop {
-                    match receive.receive().await {
-                        ReceiveEvent::Request { body: piece, more_body } => {
-                            events += 1;
-                            body.extend_from_slice(&piece);
-                            if !more_body {
-                                break;
-                            }
-                        }
-                        ReceiveEvent::Disconnect => return Ok(()),
-                    }
-                }
+                let Some((body, events)) = server_support::read_body(receive).await else { return Ok(()) };
                 let headers = vec![header("x-request-te", te), header("x-request-events", events.to_string())];
                 send.respond(200, headers, &body).await?;
             }

@@ -103,22 +103,28 @@ impl Drop for TestServer {
 /// events the body arrived in instead.
 pub struct Echo;
 
+/// Reads a whole request body: the bytes and the number of `http.request` events they
+/// came in, or `None` if the client disconnected first.
+pub async fn read_body(receive: &Receive<'_>) -> Option<(Vec<u8>, usize)> {
+    let mut body = Vec::new();
+    let mut events = 0;
+    loop {
+        match receive.receive().await {
+            ReceiveEvent::Request { body: piece, more_body } => {
+                events += 1;
+                body.extend_from_slice(&piece);
+                if !more_body {
+                    return Some((body, events));
+                }
+            }
+            ReceiveEvent::Disconnect => return None,
+        }
+    }
+}
+
 impl App for Echo {
     async fn call(&self, scope: &Scope, receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
-        let mut body = Vec::new();
-        let mut events = 0;
-        loop {
-            match receive.receive().await {
-                ReceiveEvent::Request { body: piece, more_body } => {
-                    events += 1;
-                    body.extend_from_slice(&piece);
-                    if !more_body {
-                        break;
-                    }
-                }
-                ReceiveEvent::Disconnect => return Ok(()),
-            }
-        }
+        let Some((body, events)) = read_body(receive).await else { return Ok(()) };
         let answer = if scope.path() == "/events" {
             events.to_string().into_bytes()
         } else if body.is_empty() {
