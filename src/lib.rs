@@ -13,6 +13,7 @@
 //! | [`app`] | FastAPI's role: routes, parameters, JSON, `call_next` middleware, errors |
 //! | [`pg`] | asyncpg's role: the Postgres wire protocol on rasgi's loop |
 //! | [`demo`] | the seed's application, route for route |
+//! | [`loopview`] | the live loop view at `/_rasgi/`: tasks, sockets, timers, the blocking pool |
 #![warn(missing_docs)]
 
 pub mod app;
