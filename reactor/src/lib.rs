@@ -11,17 +11,38 @@
 //! thing it waited for happened. What waking *means* is the executor's business.
 //!
 //! ```
+//! use std::future::Future;
+//! use std::pin::pin;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::Arc;
+//! use std::task::{Context, Poll, Wake, Waker};
 //! use std::time::{Duration, Instant};
-//! use rasgi_reactor::Reactor;
+//! use rasgi_reactor::{sleep, Reactor};
 //!
-//! // A reactor on its own: register a timer, then turn until it fires.
+//! /// A waker that only remembers it was called: the reactor needs nothing more.
+//! struct Flag(AtomicBool);
+//! impl Wake for Flag {
+//!     fn wake(self: Arc<Self>) {
+//!         self.0.store(true, Ordering::Relaxed);
+//!     }
+//! }
+//!
 //! let reactor = Reactor::new().unwrap();
 //! let _entered = reactor.enter();
-//! let deadline = Instant::now() + Duration::from_millis(5);
-//! let timeout = reactor.next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
-//! assert!(timeout.is_none(), "no timer registered yet");
-//! reactor.wait(Some(Duration::from_millis(10))).unwrap();
-//! assert!(Instant::now() >= deadline);
+//! let flag = Arc::new(Flag(AtomicBool::new(false)));
+//! let waker = Waker::from(flag.clone());
+//! let mut cx = Context::from_waker(&waker);
+//!
+//! // Poll a sleep once: not due, so it leaves its waker in the timer table.
+//! let mut nap = pin!(sleep(Duration::from_millis(5)));
+//! assert!(nap.as_mut().poll(&mut cx).is_pending());
+//! let deadline = reactor.next_deadline().expect("the sleep registered a timer");
+//!
+//! // One loop turn by hand: sleep in the kernel until the deadline, fire the timer.
+//! reactor.wait(Some(deadline.saturating_duration_since(Instant::now()))).unwrap();
+//! reactor.fire_expired_timers(Instant::now());
+//! assert!(flag.0.load(Ordering::Relaxed), "the timer woke us");
+//! assert!(nap.as_mut().poll(&mut cx).is_ready());
 //! ```
 //!
 //! # Layout

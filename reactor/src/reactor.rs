@@ -101,6 +101,14 @@ impl Drop for ReactorGuard {
     }
 }
 
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Deliberately borrow-free: a `Sleep` may be formatted while the reactor's tables
+        // are borrowed, and `Debug` must never panic.
+        f.write_str("Reactor")
+    }
+}
+
 impl Reactor {
     /// Creates a reactor with its own `epoll` instance.
     pub fn new() -> io::Result<Reactor> {

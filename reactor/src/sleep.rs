@@ -39,12 +39,6 @@ pub struct Sleep {
     registered: Option<(Reactor, TimerKey)>,
 }
 
-impl std::fmt::Debug for Reactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Reactor")
-    }
-}
-
 impl Sleep {
     /// The instant this sleep completes.
     pub fn deadline(&self) -> Instant {
@@ -85,8 +79,10 @@ impl Future for Sleep {
             // between tasks, e.g. inside a select that another task took over).
             Some((reactor, key)) => {
                 if !reactor.update_timer(*key, cx.waker()) {
-                    // Our timer was fired and removed by a reactor whose clock ran
-                    // slightly ahead of ours; register afresh.
+                    // Our timer is gone. With a monotonic clock a fired timer is
+                    // already due (caught above), so this only guards against a timer
+                    // table that lost the entry some other way: register afresh rather
+                    // than sleep with no waker anywhere.
                     let reactor = reactor.clone();
                     let key = reactor.insert_timer(self.deadline, cx.waker().clone());
                     self.registered = Some((reactor, key));
