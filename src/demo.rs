@@ -38,6 +38,16 @@ pub struct Settings {
     pub database: Result<String, String>,
     /// The URL `/external-api` fetches.
     pub external_api_url: String,
+    /// Mount the live loop view at `/_rasgi/`. It shows every task, socket and timer to
+    /// whoever asks, so the demo binary mounts it only when it listens on a loopback
+    /// address, unless `--live-view` says otherwise ([`live_view_by_default`]).
+    pub live_view: bool,
+}
+
+/// Whether the live view is mounted when no flag says: only when the server listens on
+/// a loopback address, where nobody but this machine's users can reach it.
+pub fn live_view_by_default(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Settings {
@@ -51,6 +61,7 @@ impl Settings {
                     .to_owned()
             }),
             external_api_url: std::env::var("EXTERNAL_API_URL").unwrap_or_else(|_| DEFAULT_EXTERNAL_API_URL.to_owned()),
+            live_view: true,
         }
     }
 }
@@ -67,9 +78,10 @@ pub fn app() -> App {
 }
 
 /// Builds the demo application, with the live loop view at `/_rasgi/`
-/// ([`crate::loopview`]). Each worker loop calls this and, at lifespan startup, creates
+/// ([`crate::loopview`]) if `settings.live_view`. Each worker loop calls this and, at lifespan startup, creates
 /// its own database pool and HTTPS client — where FastAPI apps open theirs.
 pub fn app_with(settings: Arc<Settings>) -> App {
+    let live_view = settings.live_view;
     let app = App::new()
         .on_startup(move |state| {
             let settings = settings.clone();
@@ -106,7 +118,11 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
         .get("/stream", stream_numbers);
-    crate::loopview::mount(app)
+    if live_view {
+        crate::loopview::mount(app)
+    } else {
+        app
+    }
 }
 
 /// `GET /`: the seed's `read_root`.

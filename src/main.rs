@@ -19,11 +19,13 @@ use rasgi_executor::{log_info, log_warn};
 use rasgi_http::server::{self, Config, USAGE};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("rasgi demo server: the seed's FastAPI app on rasgi\n\nUsage: rasgi [OPTIONS]\n\n{USAGE}");
+        println!("rasgi demo server: the seed's FastAPI app on rasgi\n\nUsage: rasgi [OPTIONS]\n\n{USAGE}{DEMO_USAGE}");
         return;
     }
+    // The demo's own flag; the rest are the server's.
+    let live_view_flag = take_flag(&mut args, "--live-view").or(take_flag(&mut args, "--no-live-view").map(|_| false));
     let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(e) => {
@@ -33,6 +35,10 @@ fn main() {
     };
     rasgi_executor::log::set_level(config.log_level);
     let mut settings = Settings::from_env();
+    settings.live_view = live_view_flag.unwrap_or_else(|| rasgi::demo::live_view_by_default(&config.host));
+    if !settings.live_view {
+        log_info!("the live loop view /_rasgi/ is off: {} is not a loopback address (--live-view mounts it)", config.host);
+    }
     // Kept alive until the end of `main`: dropping it stops the cluster.
     let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
     let settings = Arc::new(settings);
@@ -54,6 +60,18 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// The demo's flags, after the server's in `--help`.
+const DEMO_USAGE: &str = "\
+  --live-view / --no-live-view     mount the live loop view /_rasgi/ (default: only on a loopback --host)
+";
+
+/// Removes `flag` from `args`; `Some(true)` if it was there.
+fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<bool> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.remove(at);
+    Some(true)
 }
 
 /// Starts (or restarts) the demo's private PostgreSQL and fills `mytable`. Blocking, so

@@ -3,11 +3,58 @@
 //! *Check-then-parse*: bytes arrive in arbitrary pieces, so the server first asks
 //! httparse whether the buffer holds a complete head (`Status::Partial` means "read
 //! more", not an error); only a complete head is turned into a [`Scope`]. Then come the
-//! rules httparse leaves to the server — the ones that decide how long the body is. A
-//! server and a proxy that disagree on where one request ends and the next begins let
-//! an attacker smuggle a request past the proxy, so every ambiguity is an error here,
-//! even where other servers are lenient: two `Content-Length`s, `Content-Length` with
-//! `Transfer-Encoding`, a `Transfer-Encoding` we cannot decode.
+//! rules httparse leaves to the server — the ones that decide how long the body is, and
+//! which resource the request names. A server and a proxy that disagree on where one
+//! request ends and the next begins let an attacker smuggle a request past the proxy; a
+//! server and a proxy that disagree on the *path* let an attacker reach a location the
+//! proxy forbids. So every ambiguity is an error here, even where other servers are
+//! lenient.
+//!
+//! # The rules
+//!
+//! This table is the server's contract; `tests/server_rules.rs` and
+//! `tests/server_targets.rs` check each row with raw bytes over a real socket.
+//!
+//! | rule | rasgi |
+//! |---|---|
+//! | request head (line + headers) | 16 KiB max → 431; request target over 8 KiB → 414 |
+//! | header count | 100 max → 431 |
+//! | header read timeout (slowloris) | `--timeout-header`, 10 s, counted from the connection's first moment or the end of the previous response → 408 and close |
+//! | keep-alive idle | `--timeout-keep-alive`, 5 s; set it above any proxy's idle timeout |
+//! | body stalls | `--timeout-body`, 10 s without a byte of a started body → 408 and close |
+//! | send stalls | `--timeout-send`, 30 s in which a client takes none of its response → close |
+//! | body size | `--limit-body` → 413 (sent at once, without `100 Continue`, when `Content-Length` already says so) |
+//! | `Content-Length` + `Transfer-Encoding` | 400 and close |
+//! | repeated `Content-Length`, sign, spaces, non-digits, overflow | 400 |
+//! | `Transfer-Encoding` other than one final `chunked` | 501; any `Transfer-Encoding` on HTTP/1.0 → 400 |
+//! | chunk size not hex, over 16 hex digits, bad CRLF | 400 |
+//! | obs-fold, bare CR, control characters in values, space before colon | 400 |
+//! | HTTP/1.1 without `Host`, two `Host`s, or a `Host` that is not RFC 3986 `host[:port]` | 400 |
+//! | request line not `METHOD SP target SP HTTP/d.d` (`GET /a b HTTP/1.1`) | 400 |
+//! | HTTP/1.2 … HTTP/1.9 | served as HTTP/1.1 (RFC 9112 §2.3: same major version) |
+//! | any other version (`HTTP/2.0`, `HTTP/9.9`) | 505 |
+//! | HTTP/1.0 | keep-alive only with `Connection: keep-alive` |
+//! | request-target forms (RFC 9112 §3.2) | see below |
+//! | pipelining | yes; responses in order; all responses of one read batch in one write |
+//! | every response | `date` (cached, refreshed each second), `server`, `content-length` or chunked; no body for HEAD/1xx/204/304 |
+//! | graceful shutdown | responses finished after the signal carry `connection: close`; an idle connection answers a request already on its way, then closes |
+//!
+//! # Request-target forms
+//!
+//! RFC 9112 §3.2 defines four forms, and which one a target is follows from its *first*
+//! bytes and the method — never from what appears later in it:
+//!
+//! | form | looks like | allowed with | the scope's path |
+//! |---|---|---|---|
+//! | origin-form | `/items/42?q=1` | any method but CONNECT | the target up to `?` |
+//! | absolute-form | `http://host:8000/items/42?q=1` (scheme `http` or `https`) | any method but CONNECT | what follows the authority (`/` if nothing) |
+//! | authority-form | `host:443` | CONNECT only | — (CONNECT is refused with 501: this is not a proxy) |
+//! | asterisk-form | `*` | OPTIONS only | `*` |
+//!
+//! Anything else is a 400. In particular a `://` *inside* an origin-form target
+//! (`/?next=http://x/admin`) is data like any other byte: reducing such a target to
+//! "the part after the authority" would route `/admin` while a proxy in front, and the
+//! access log, saw `/`.
 
 use std::mem::MaybeUninit;
 
@@ -74,11 +121,10 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     let len = match status {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return check_partial(buf).map(|()| None),
-        // httparse reports any version other than 1.0 and 1.1 this way, including a
-        // missing or garbled one; only a well-formed `HTTP/d.d` is an *unsupported*
-        // version (505), the rest is a malformed request line (400).
-        Err(httparse::Error::Version) if names_a_version(buf) => return Err(reject(505, "HTTP version not supported")),
-        Err(httparse::Error::Version) => return Err(reject(400, "malformed HTTP version in the request line")),
+        // httparse knows only 1.0 and 1.1 and reports anything else here, including a
+        // request line that is not three parts (`GET /a b HTTP/1.1` reads as version
+        // `b`): `other_version` sorts out which it was.
+        Err(httparse::Error::Version) => return other_version(buf, scope),
         Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many header fields")),
         Err(httparse::Error::HeaderName) => {
             return Err(reject(400, "invalid header name (or whitespace before the colon)"))
@@ -98,9 +144,11 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     if target.len() > MAX_TARGET {
         return Err(reject(414, "request target longer than 8 KiB"));
     }
-    if !target.starts_with('/') && target != "*" && !target.contains("://") {
-        return Err(reject(400, "request target must be an absolute path"));
-    }
+    // Where the path starts inside the target: 0 except for absolute-form.
+    let path_in_target = match target_form(method, target)? {
+        TargetForm::Origin | TargetForm::Asterisk => 0,
+        TargetForm::Absolute { path_start } => path_start,
+    };
     let version = if minor == 0 { HttpVersion::Http10 } else { HttpVersion::Http11 };
 
     // Copy the head into the scope's own buffer (reused across requests), so that the
@@ -111,14 +159,8 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     scope.head.extend_from_slice(&buf[..len]);
     scope.version = version;
     scope.method = range_of(offset(method.as_bytes()), method.len());
-    // An absolute-form target (`http://host/path`, sent to proxies) is reduced to its path.
-    let target_start = offset(target.as_bytes());
-    let path_in_target = match target.find("://") {
-        Some(i) => target[i + 3..].find(['/', '?']).map_or(target.len(), |j| i + 3 + j),
-        None => 0,
-    };
+    let target_start = offset(target.as_bytes()) + path_in_target;
     let target = &target[path_in_target..];
-    let target_start = target_start + path_in_target;
     match target.find('?') {
         Some(q) => {
             scope.raw_path = range_of(target_start, q);
@@ -177,7 +219,14 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
                 transfer_encoding = true;
                 chunked = true;
             }
-            b"host" => hosts += 1,
+            b"host" => {
+                hosts += 1;
+                // RFC 9110 §7.2 allows an empty Host (a target without authority).
+                let host = trim(h.value);
+                if !host.is_empty() && !is_host_and_port(host) {
+                    return Err(reject(400, "invalid Host header (expected host[:port])"));
+                }
+            }
             b"connection" => {
                 for token in h.value.split(|&b| b == b',') {
                     let token = trim(token);
@@ -217,15 +266,135 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     }))
 }
 
-/// True if the request line ends in a well-formed `HTTP/DIGIT.DIGIT`.
-fn names_a_version(buf: &[u8]) -> bool {
+/// The form of a request target (RFC 9112 §3.2), with what the scope needs of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TargetForm {
+    /// `/path?query`.
+    Origin,
+    /// `http://authority/path?query`; the path starts at this byte of the target.
+    Absolute {
+        /// Offset of the path (or of `?`, or the end) after the authority.
+        path_start: usize,
+    },
+    /// `*`, with OPTIONS.
+    Asterisk,
+}
+
+/// Decides the target's form from its first bytes and the method (see the module doc).
+fn target_form(method: &str, target: &str) -> Result<TargetForm, Reject> {
+    if method == "CONNECT" {
+        // Authority-form belongs to CONNECT alone, and CONNECT asks for a tunnel, which
+        // only a proxy provides.
+        return Err(if is_host_and_port(target.as_bytes()) && target.contains(':') {
+            reject(501, "CONNECT is not supported (this server is not a proxy)")
+        } else {
+            reject(400, "a CONNECT target must be host:port")
+        });
+    }
+    if target.starts_with('/') {
+        return Ok(TargetForm::Origin);
+    }
+    if target == "*" {
+        return if method == "OPTIONS" {
+            Ok(TargetForm::Asterisk)
+        } else {
+            Err(reject(400, "the target `*` is only allowed with OPTIONS"))
+        };
+    }
+    // Absolute-form: the target must *begin* with `http://` or `https://`.
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme).then_some(scheme.len())
+    });
+    let Some(authority_start) = after_scheme else {
+        return Err(reject(400, "request target must be a path (/...), an http(s):// URL, or `*` for OPTIONS"));
+    };
+    let rest = &target[authority_start..];
+    let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    // RFC 9110 §4.2.1: an http URI with an empty host is invalid; §4.2.4: userinfo is
+    // deprecated and a recipient should treat it as an error.
+    if authority.contains('@') {
+        return Err(reject(400, "userinfo in an absolute-form target"));
+    }
+    if authority.is_empty() || authority.starts_with(':') || !is_host_and_port(authority.as_bytes()) {
+        return Err(reject(400, "invalid authority in an absolute-form target"));
+    }
+    Ok(TargetForm::Absolute { path_start: authority_start + authority_len })
+}
+
+/// True for RFC 3986 `host [ ":" port ]`: a reg-name or IPv4 address (unreserved
+/// characters, percent-escapes, sub-delims), or an IPv6 literal in brackets; the port is
+/// digits.
+pub(crate) fn is_host_and_port(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else { return false };
+        let literal = std::str::from_utf8(&value[1..close]).unwrap_or_default();
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        (&value[..0], &value[close + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    let mut i = 0;
+    while i < host.len() {
+        match host[i] {
+            b'%' if i + 2 < host.len() && hex_value(host[i + 1]).is_some() && hex_value(host[i + 2]).is_some() => {
+                i += 3;
+                continue;
+            }
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    port_ok
+}
+
+/// httparse refused the version. Either the request line is well-formed with a version
+/// httparse does not know — HTTP/1.2 to 1.9 are served as 1.1 (RFC 9112 §2.3: a server
+/// answers with the highest minor version it speaks of the same major version), others
+/// get 505 — or the line is malformed (a space in the target, a space in the method),
+/// which is a 400.
+fn other_version(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> {
     // httparse skips empty lines before the request line, and so does this.
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
-    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let Some(line_len) = buf[start..].iter().position(|&b| b == b'\n') else {
+        // httparse judges the version as soon as eight bytes of it are in; the line may
+        // still go on (`HTTP/1.23`). Wait for its end, within the usual limits.
+        return check_partial(buf).map(|()| None);
+    };
+    let line = &buf[start..start + line_len];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match line.rsplit(|&b| b == b' ').next() {
-        Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),
-        _ => false,
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(reject(400, "malformed request line (expected METHOD target HTTP/version)"));
+    };
+    if method.is_empty() || target.is_empty() {
+        return Err(reject(400, "malformed request line (expected METHOD target HTTP/version)"));
+    }
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => {
+            // Parse a copy that says HTTP/1.1; the scope then reports 1.1, and the
+            // response goes out as 1.1. Rare enough that the copy does not matter.
+            let mut patched = buf.to_vec();
+            patched[start + line.len() - 1] = b'1';
+            parse(&patched, scope)
+        }
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            Err(reject(505, "HTTP version not supported"))
+        }
+        _ => Err(reject(400, "malformed HTTP version in the request line")),
     }
 }
 
@@ -335,6 +504,94 @@ mod tests {
         for bad in ["+5", "5 5", "-1", "0x10", "", "99999999999999999999999"] {
             let raw = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {bad}\r\n\r\n");
             assert_eq!(parse(raw.as_bytes(), &mut scope()).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    /// Parses `GET {target}`-style requests and returns (path, raw_path, query) or the status.
+    fn route(method: &str, target: &str) -> Result<(String, String, String), u16> {
+        let mut s = scope();
+        let raw = format!("{method} {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        match parse(raw.as_bytes(), &mut s) {
+            Ok(Some(_)) => Ok((
+                s.path().to_owned(),
+                String::from_utf8_lossy(s.raw_path()).into_owned(),
+                String::from_utf8_lossy(s.query_string()).into_owned(),
+            )),
+            Ok(None) => panic!("{raw:?} is complete"),
+            Err(r) => Err(r.status),
+        }
+    }
+
+    fn ok(path: &str, raw: &str, query: &str) -> Result<(String, String, String), u16> {
+        Ok((path.to_owned(), raw.to_owned(), query.to_owned()))
+    }
+
+    #[test]
+    fn a_url_inside_an_origin_form_target_is_data() {
+        assert_eq!(route("GET", "/?next=http://x/items/42"), ok("/", "/", "next=http://x/items/42"));
+        assert_eq!(
+            route("GET", "/items/7?next=https://evil.example/"),
+            ok("/items/7", "/items/7", "next=https://evil.example/")
+        );
+        assert_eq!(route("GET", "/a/http://h/_rasgi/state"), ok("/a/http://h/_rasgi/state", "/a/http://h/_rasgi/state", ""));
+        assert_eq!(route("GET", "//evil.example/x"), ok("//evil.example/x", "//evil.example/x", ""));
+    }
+
+    #[test]
+    fn absolute_form_is_reduced_to_its_path_only_when_it_begins_with_the_scheme() {
+        assert_eq!(route("GET", "http://h:8000/items/42?q=1"), ok("/items/42", "/items/42", "q=1"));
+        assert_eq!(route("GET", "HTTPS://h/a"), ok("/a", "/a", ""));
+        assert_eq!(route("GET", "http://h"), ok("/", "", ""));
+        assert_eq!(route("GET", "http://h?x=http://y/z"), ok("/", "", "x=http://y/z"));
+        assert_eq!(route("GET", "http://[::1]:80/v6"), ok("/v6", "/v6", ""));
+        for bad in ["x/http://h/a", "ftp://h/a", "http://", "http:///a", "http://u:p@h/a", "http://h:x/a", "h/a"] {
+            assert_eq!(route("GET", bad), Err(400), "{bad}");
+        }
+    }
+
+    #[test]
+    fn authority_and_asterisk_forms_belong_to_connect_and_options() {
+        assert_eq!(route("OPTIONS", "*"), ok("*", "*", ""));
+        assert_eq!(route("GET", "*"), Err(400));
+        assert_eq!(route("GET", "example.com:443"), Err(400));
+        assert_eq!(route("CONNECT", "example.com:443"), Err(501));
+        assert_eq!(route("CONNECT", "/"), Err(400));
+        assert_eq!(route("CONNECT", "example.com"), Err(400));
+    }
+
+    #[test]
+    fn the_request_line_must_have_three_parts() {
+        let status = |raw: &str| parse(raw.as_bytes(), &mut scope()).map(|_| 0).unwrap_or_else(|r| r.status);
+        assert_eq!(status("GET /a b HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+        assert_eq!(status("GE T / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/9.9\r\nHost: h\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTP/1.x\r\nHost: h\r\n\r\n"), 400);
+        assert_eq!(status("GET / FTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn http_1_2_to_1_9_are_served_as_1_1() {
+        for minor in 2..=9 {
+            let mut s = scope();
+            let raw = format!("GET /v HTTP/1.{minor}\r\nHost: h\r\n\r\nnext");
+            let info = parse(raw.as_bytes(), &mut s).unwrap().unwrap();
+            assert_eq!((s.http_version(), s.path(), info.len, info.keep_alive), (HttpVersion::Http11, "/v", raw.len() - 4, true));
+        }
+        // A version whose line has not ended yet waits for the rest.
+        assert_eq!(parse(b"GET / HTTP/1.2", &mut scope()), Ok(None));
+    }
+
+    #[test]
+    fn host_must_be_host_and_port() {
+        for good in ["h", "h:80", "127.0.0.1:8000", "[::1]", "[::1]:8000", "xn--caf-dma.example", "a%20b", ""] {
+            assert!(is_host_and_port(good.as_bytes()) || good.is_empty(), "{good}");
+            let raw = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            assert!(parse(raw.as_bytes(), &mut scope()).is_ok(), "{good}");
+        }
+        for bad in ["a b/c@d", "h:80:90", "[::1", "[zz]:1", "h/p", "u@h", "h:8a", "[::1]x"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(parse(raw.as_bytes(), &mut scope()).unwrap_err().status, 400, "{bad}");
         }
     }
 

@@ -269,7 +269,13 @@ impl rasgi_http::App for App {
             rasgi_executor::task::set_name(label);
         }
 
-        // 2. Read the body, bounded.
+        // 2. Read the body, bounded. A body whose announced length is already over the
+        //    limit is refused before the first `receive`, which is what would invite a
+        //    client that sent `Expect: 100-continue` to upload it.
+        let announced = scope.header("content-length").and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > self.inner.max_body as u64) {
+            return send_response(send, HttpException::new(413, "Request body too large").to_response()).await;
+        }
         request.body = match read_body(receive, self.inner.max_body).await {
             Ok(body) => body,
             Err(BodyError::Disconnected) => return Ok(()),

@@ -176,7 +176,8 @@ impl Drop for Nginx {
     }
 }
 
-fn nginx_binary() -> PathBuf {
+/// The nginx executable (Debian's `nginx-light` puts it in `/usr/sbin`).
+pub fn nginx_binary() -> PathBuf {
     ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
         .iter()
         .map(PathBuf::from)

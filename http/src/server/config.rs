@@ -22,6 +22,13 @@ pub struct Config {
     /// How long a client may take to send a request head (`--timeout-header`, 10 s):
     /// the defence against slowloris clients that trickle bytes to hold connections.
     pub timeout_header: Duration,
+    /// How long a started request body may go without a byte (`--timeout-body`, 10 s;
+    /// nginx's `client_body_timeout`): 408 and close beyond. Idle time between reads, not
+    /// a total, so a slow but steady upload is never cut.
+    pub timeout_body: Duration,
+    /// How long a client may take none of its response (`--timeout-send`, 30 s; nginx's
+    /// `send_timeout`): the connection is closed beyond. Also idle time, not a total.
+    pub timeout_send: Duration,
     /// How long shutdown waits for in-flight requests (`--timeout-graceful-shutdown`).
     pub timeout_graceful_shutdown: Duration,
     /// Above this many open connections per loop, requests get 503
@@ -51,6 +58,8 @@ impl Default for Config {
             workers: 1,
             timeout_keep_alive: Duration::from_secs(5),
             timeout_header: Duration::from_secs(10),
+            timeout_body: Duration::from_secs(10),
+            timeout_send: Duration::from_secs(30),
             timeout_graceful_shutdown: Duration::from_secs(30),
             limit_concurrency: None,
             limit_body: 16 * 1024 * 1024,
@@ -72,6 +81,8 @@ Options:
   --workers N                      event loops, one thread each (default 1)
   --timeout-keep-alive SECS        close idle keep-alive connections after SECS (default 5)
   --timeout-header SECS            a request head must arrive within SECS (default 10)
+  --timeout-body SECS              408 when a request body sends nothing for SECS (default 10)
+  --timeout-send SECS              close when a client reads nothing for SECS (default 30)
   --timeout-graceful-shutdown SECS wait this long for in-flight requests on shutdown (default 30)
   --limit-concurrency N            answer 503 above N open connections per loop
   --limit-body BYTES               largest request body (default 16777216)
@@ -106,6 +117,8 @@ impl Config {
                 "--workers" => config.workers = number::<usize>(&flag, &value(&flag)?)?.max(1),
                 "--timeout-keep-alive" => config.timeout_keep_alive = seconds(&flag, &value(&flag)?)?,
                 "--timeout-header" => config.timeout_header = seconds(&flag, &value(&flag)?)?,
+                "--timeout-body" => config.timeout_body = seconds(&flag, &value(&flag)?)?,
+                "--timeout-send" => config.timeout_send = seconds(&flag, &value(&flag)?)?,
                 "--timeout-graceful-shutdown" => config.timeout_graceful_shutdown = seconds(&flag, &value(&flag)?)?,
                 "--limit-concurrency" => config.limit_concurrency = Some(number(&flag, &value(&flag)?)?),
                 "--limit-body" => config.limit_body = number(&flag, &value(&flag)?)?,

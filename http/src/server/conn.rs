@@ -16,6 +16,20 @@
 //! any response; each loop iteration parses the next one from the read buffer, and the
 //! responses accumulate in the write buffer, which is flushed only when the server must
 //! wait for more input. So every response of one read batch leaves in one write.
+//!
+//! Four clocks guard the connection, each against a different way of holding it
+//! without using it (`head.rs` has the table of defaults):
+//!
+//! | clock | runs while | on expiry |
+//! |---|---|---|
+//! | header | a request head is awaited: from the connection's first moment, or from the end of the previous response | 408 if a head had begun, else close quietly |
+//! | keep-alive | a kept-alive connection waits for its next request's first byte | close quietly |
+//! | body | the application waits for body bytes that do not come (`stall.rs`) | 408, close |
+//! | send | the client takes none of the response bytes (`stall.rs`) | close |
+//!
+//! Shutting down, a connection closes only at a clean point: after a response that said
+//! `connection: close`, or after a short silence. A kept-alive client may have sent its
+//! next request just before the signal, and closing under it would lose that request.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -25,7 +39,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::{log_error, log_info, log_warn, sleep_until, Sleep};
@@ -34,6 +48,7 @@ use super::buffer::ReadBuf;
 use super::receive::BodyState;
 use super::respond::ResponseState;
 use super::shutdown::ConnectionGuard;
+use super::stall::StallTimer;
 use super::LoopContext;
 use crate::asgi::{App, HttpVersion, Scope};
 use crate::head::{self, BodyFraming, HeadInfo, Reject};
@@ -46,6 +61,15 @@ const READ_CAP: usize = head::MAX_HEAD + 64 * 1024;
 /// A write buffer above this is flushed before more is added: the bound on how much a
 /// slow reader can make us hold.
 pub(crate) const WRITE_HIGH_WATER: usize = 64 * 1024;
+/// Shutting down, how long an idle connection waits for a request that may already be
+/// on its way. Long enough for a busy client on the same network to send the request it
+/// decided on before the signal; short enough that silent keep-alive connections do not
+/// hold the shutdown up.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+/// After the last response, how long to read and discard what the client still sends
+/// before closing. Closing a socket with unread input makes the kernel send RST, which
+/// can destroy the response the client has not read yet (nginx's `lingering_close`).
+const LINGER: Duration = Duration::from_secs(1);
 
 /// The state of one connection, shared (by reference) between the connection loop, the
 /// application's `receive` and `send`, and the disconnect watch. Each `RefCell` is
@@ -68,10 +92,18 @@ pub(crate) struct Conn {
     pub(crate) disconnected: Cell<bool>,
     /// Largest request body accepted (413 beyond).
     pub(crate) max_body: u64,
+    /// The peer, for log lines.
+    pub(crate) peer: SocketAddr,
+    /// This connection's entry in the loop's registry; says when the server stops.
+    pub(crate) guard: ConnectionGuard,
+    /// Armed while the application waits for request body bytes (`--timeout-body`).
+    pub(crate) body_stall: RefCell<StallTimer>,
+    /// Armed while response bytes wait for the client to take them (`--timeout-send`).
+    send_stall: RefCell<StallTimer>,
 }
 
 impl Conn {
-    fn new(stream: TcpStream, max_body: u64) -> Conn {
+    fn new(stream: TcpStream, peer: SocketAddr, guard: ConnectionGuard, config: &super::Config) -> Conn {
         Conn {
             stream,
             rbuf: RefCell::new(ReadBuf::new(0, READ_CAP)),
@@ -80,7 +112,11 @@ impl Conn {
             body: RefCell::new(BodyState::default()),
             response: RefCell::new(ResponseState::default()),
             disconnected: Cell::new(false),
-            max_body,
+            max_body: config.limit_body,
+            peer,
+            guard,
+            body_stall: RefCell::new(StallTimer::new(config.timeout_body)),
+            send_stall: RefCell::new(StallTimer::new(config.timeout_send)),
         }
     }
 
@@ -97,20 +133,34 @@ impl Conn {
         Poll::Ready(Ok(n))
     }
 
-    /// Writes the write buffer out; `Ready(Ok)` once it is empty.
+    /// Writes the write buffer out; `Ready(Ok)` once it is empty. A client that takes
+    /// none of it for `--timeout-send` counts as gone (`TimedOut`).
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut wbuf = self.wbuf.borrow_mut();
+        let mut progressed = false;
         while self.wpos.get() < wbuf.len() {
             match self.stream.poll_write(cx, &wbuf[self.wpos.get()..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.wpos.set(self.wpos.get() + n),
+                Poll::Ready(Ok(n)) => {
+                    self.wpos.set(self.wpos.get() + n);
+                    progressed = true;
+                }
                 Poll::Ready(Err(e)) => {
                     self.disconnected.set(true);
                     return Poll::Ready(Err(e));
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    let mut stall = self.send_stall.borrow_mut();
+                    if stall.poll_stalled(cx, progressed).is_pending() {
+                        return Poll::Pending;
+                    }
+                    log_info!("{} - closing: the client read none of its response for {:?}", self.peer, stall.limit());
+                    self.disconnected.set(true);
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
             }
         }
+        self.send_stall.borrow_mut().disarm();
         wbuf.clear();
         self.wpos.set(0);
         if wbuf.capacity() > 4 * WRITE_HIGH_WATER {
@@ -157,19 +207,35 @@ enum NextRequest {
     Reject(Reject),
 }
 
+/// How one call of the application ended: a typed outcome rather than a message
+/// that is empty when "the client left".
+enum Outcome {
+    /// The application returned `Ok`.
+    Done,
+    /// The application returned an error.
+    Failed(String),
+    /// The application panicked; the payload's message.
+    Panicked(String),
+    /// The client hung up while the application was still working; its future was
+    /// dropped at the `.await` where it waited.
+    ClientGone,
+}
+
 /// Serves one connection until it closes. This is the task the accept loop spawns.
 pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: TcpStream, peer: SocketAddr) {
+    // The header clock of the first request starts now, not at its first byte: a client
+    // that waits 9 s and then trickles must not get another full timeout.
+    let accepted = Instant::now();
     let server_addr = stream.local_addr().ok();
     // Small responses are written in one piece already; Nagle would only delay them.
     let _ = stream.set_nodelay(true);
-    let conn = Conn::new(stream, ctx.config.limit_body);
-    let guard = ctx.connections.add();
+    let conn = Conn::new(stream, peer, ctx.connections.add(), &ctx.config);
     let mut scope = Scope::new(ctx.root_path.clone(), ctx.state.clone(), Some(peer), server_addr);
     let mut idle_timer: Option<Sleep> = None;
-    let mut first = true;
+    let mut clock_start = Some(accepted);
 
     loop {
-        let info = match next_request(&ctx, &guard, &conn, &mut scope, first, &mut idle_timer).await {
+        let info = match next_request(&ctx, &conn, &mut scope, clock_start.take(), &mut idle_timer).await {
             NextRequest::Request(info) => info,
             NextRequest::Close => break,
             NextRequest::Reject(reject) => {
@@ -183,15 +249,13 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
                 break;
             }
         };
-        first = false;
         let started = Instant::now();
         // Each request starts under the connection's own name; the application may
         // rename the task after its route. (The name stays until the next request, so
         // the slow-poll detector, which reads it after the poll, sees the route's.)
         rasgi_executor::task::set_name(ctx.task_name.clone());
         conn.body.borrow_mut().start(&info);
-        let keep_alive = info.keep_alive && !guard.is_stopping();
-        conn.response.borrow_mut().start(info.is_head, keep_alive, scope.http_version());
+        conn.response.borrow_mut().start(info.is_head, info.keep_alive, scope.http_version());
 
         let over_limit = ctx.config.limit_concurrency.is_some_and(|limit| ctx.connections.open() > limit);
         if over_limit {
@@ -209,8 +273,11 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
         }
         // The connection may carry another request only if this one's body was read to
         // the end (or can be skipped in the buffer) and the response framing is sound.
+        // A server that is stopping still goes round once more if the response promised
+        // keep-alive (its head went out before the signal): `next_request` then answers
+        // whatever request is already on its way, with `connection: close`.
         let body_finished = conn.body.borrow_mut().skip_buffered_rest(&mut conn.rbuf.borrow_mut());
-        if !keep_alive || !body_finished || guard.is_stopping() {
+        if !keep_alive || !body_finished {
             break;
         }
         // Flush now only if a write is already large; otherwise `next_request` flushes
@@ -219,28 +286,58 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
             return;
         }
     }
-    // Best effort: send what is buffered, then FIN. A client that is gone makes these
-    // fail, which is fine.
-    let _ = conn.flush().await;
-    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+    // Send what is buffered, then FIN, then read until the client closes too (bounded):
+    // see `LINGER`. A client that is gone makes these fail, which is fine.
+    if conn.flush().await.is_err() || conn.stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    linger(&conn).await;
 }
 
-/// Waits for and parses the next request head, enforcing the idle (keep-alive) and
-/// header (slowloris) timeouts.
-async fn next_request<A: App>(
-    ctx: &LoopContext<A>,
-    guard: &ConnectionGuard,
-    conn: &Conn,
-    scope: &mut Scope,
-    first: bool,
-    idle_timer: &mut Option<Sleep>,
-) -> NextRequest {
-    // When did this head start arriving? Set at the first byte.
-    let mut head_started: Option<Instant> = None;
-    loop {
+/// Reads and discards input until end of stream, an error, or `LINGER` has passed.
+async fn linger(conn: &Conn) {
+    if conn.disconnected.get() {
+        return;
+    }
+    let mut timer = rasgi_executor::sleep(LINGER);
+    poll_fn(|cx| loop {
         {
             let mut rbuf = conn.rbuf.borrow_mut();
-            if !rbuf.is_empty() {
+            let unread = rbuf.len();
+            rbuf.consume(unread);
+        }
+        match conn.poll_fill(cx) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Ok(_)) => continue,
+            Poll::Pending => return std::pin::Pin::new(&mut timer).poll(cx),
+        }
+    })
+    .await
+}
+
+/// Waits for and parses the next request head, enforcing the header (slowloris) and
+/// keep-alive timeouts, and the shutdown grace.
+///
+/// `clock_start` is when the header clock started: the connection's accept time for
+/// its first request; `None` after a response, meaning "now, if there is anything to
+/// wait for" — which a pipelined request, already buffered, never needs, so the fast
+/// path reads no clock.
+async fn next_request<A: App>(
+    ctx: &LoopContext<A>,
+    conn: &Conn,
+    scope: &mut Scope,
+    mut clock_start: Option<Instant>,
+    idle_timer: &mut Option<Sleep>,
+) -> NextRequest {
+    let first = clock_start.is_some();
+    // Shutting down: when an idle connection stops waiting for a request.
+    let mut grace_ends: Option<Instant> = None;
+    loop {
+        let head_begun;
+        {
+            let mut rbuf = conn.rbuf.borrow_mut();
+            head_begun = !rbuf.is_empty();
+            if head_begun {
                 match head::parse(rbuf.filled(), scope) {
                     Ok(Some(info)) => {
                         rbuf.consume(info.len);
@@ -252,7 +349,7 @@ async fn next_request<A: App>(
                         }
                         return NextRequest::Request(info);
                     }
-                    Ok(None) => head_started = head_started.or_else(|| Some(Instant::now())),
+                    Ok(None) => {}
                     Err(reject) => return NextRequest::Reject(reject),
                 }
             }
@@ -262,15 +359,17 @@ async fn next_request<A: App>(
         if conn.flush().await.is_err() {
             return NextRequest::Close;
         }
-        if guard.is_stopping() && head_started.is_none() {
-            return NextRequest::Close;
-        }
-        // The deadline: a fresh connection or a started head gets the header timeout;
-        // an idle kept-alive connection gets the keep-alive timeout.
-        let deadline = match head_started {
-            Some(started) => started + ctx.config.timeout_header,
-            None if first => Instant::now() + ctx.config.timeout_header,
-            None => Instant::now() + ctx.config.timeout_keep_alive,
+        let now = Instant::now();
+        let started = *clock_start.get_or_insert(now);
+        let header_deadline = started + ctx.config.timeout_header;
+        let deadline = if head_begun {
+            header_deadline
+        } else if conn.guard.is_stopping() {
+            header_deadline.min(*grace_ends.get_or_insert(now + SHUTDOWN_GRACE))
+        } else if first {
+            header_deadline
+        } else {
+            header_deadline.min(started + ctx.config.timeout_keep_alive)
         };
         let timer = match idle_timer {
             Some(timer) => {
@@ -287,6 +386,7 @@ async fn next_request<A: App>(
             Deadline,
             Shutdown,
         }
+        let watch_shutdown = grace_ends.is_none() && !head_begun;
         let woke = poll_fn(|cx| {
             match conn.poll_fill(cx) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Woke::Eof),
@@ -296,22 +396,23 @@ async fn next_request<A: App>(
             if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
                 return Poll::Ready(Woke::Deadline);
             }
-            if head_started.is_none() && guard.poll_stopping(cx).is_ready() {
+            if watch_shutdown && conn.guard.poll_stopping(cx).is_ready() {
                 return Poll::Ready(Woke::Shutdown);
             }
             Poll::Pending
         })
         .await;
         match woke {
-            Woke::Data => {}
+            // Go round: parse what came, or start the shutdown grace.
+            Woke::Data | Woke::Shutdown => {}
             Woke::Eof => {
                 conn.disconnected.set(true);
                 return NextRequest::Close;
             }
-            Woke::Deadline if head_started.is_some() => {
+            Woke::Deadline if head_begun => {
                 return NextRequest::Reject(Reject { status: 408, reason: "request head not received in time" })
             }
-            Woke::Deadline | Woke::Shutdown => return NextRequest::Close,
+            Woke::Deadline => return NextRequest::Close,
         }
     }
 }
@@ -329,11 +430,11 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
             // A panicking handler must become a 500 for this request, not a dead loop: catch
             // the unwind at the poll that raised it.
             match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
-                Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
-                Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e.message)),
+                Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Outcome::Done),
+                Ok(Poll::Ready(Err(e))) => return Poll::Ready(Outcome::Failed(e.message)),
                 Err(payload) => {
                     let msg = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)").to_owned();
-                    return Poll::Ready(Err(format!("the application panicked: {msg}")));
+                    return Poll::Ready(Outcome::Panicked(msg));
                 }
                 Ok(Poll::Pending) => {}
             }
@@ -342,16 +443,17 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
             // poll — most of them — never get here, which saves a read system call.)
             if conn.body.borrow().is_done() && !conn.response.borrow().is_done() && conn.poll_disconnect(cx).is_ready()
             {
-                return Poll::Ready(Err(String::new()));
+                return Poll::Ready(Outcome::ClientGone);
             }
             Poll::Pending
         })
         .await
     };
-    // A body refused while the application read it (too large, malformed) gets its
-    // status if no response head is on the wire yet. This comes first: the application
-    // saw `http.disconnect` and may well return without answering, which must not turn
-    // the client's 413 or 400 into a 500.
+    conn.body_stall.borrow_mut().disarm();
+    // A body refused while the application read it (too large, malformed, stalled) gets
+    // its status if no response head is on the wire yet. This comes first: the
+    // application saw `http.disconnect` and may well return without answering, which
+    // must not turn the client's 413, 400 or 408 into a 500.
     let rejected = conn.body.borrow().rejection();
     if let Some(reject) = rejected {
         let mut response = conn.response.borrow_mut();
@@ -360,36 +462,34 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
         }
         response.force_close();
     }
-    match outcome {
-        Ok(()) if conn.disconnected.get() => {}
-        Ok(()) => {
+    let (method, path) = (scope.method(), scope.path());
+    let failure = match outcome {
+        Outcome::ClientGone => return,
+        Outcome::Done if conn.disconnected.get() => return,
+        Outcome::Done => {
             let mut response = conn.response.borrow_mut();
             if !response.is_started() {
-                log_error!("{} {}: the application returned without sending a response", scope.method(), scope.path());
+                log_error!("{method} {path}: the application returned without sending a response");
                 response.write_error(conn, 500, "Internal Server Error");
             } else if !response.is_done() {
-                log_error!(
-                    "{} {}: the application returned before finishing its response body",
-                    scope.method(),
-                    scope.path()
-                );
+                log_error!("{method} {path}: the application returned before finishing its response body");
                 response.force_close();
             }
+            return;
         }
-        Err(msg) if conn.disconnected.get() => {
-            if !msg.is_empty() {
-                log_warn!("{} {}: {msg} (client disconnected)", scope.method(), scope.path());
-            }
-        }
-        Err(msg) => {
-            log_error!("{} {}: {msg}", scope.method(), scope.path());
-            let mut response = conn.response.borrow_mut();
-            if response.is_started() {
-                response.force_close();
-            } else {
-                response.write_error(conn, 500, "Internal Server Error");
-            }
-        }
+        Outcome::Failed(message) => message,
+        Outcome::Panicked(message) => format!("the application panicked: {message}"),
+    };
+    if conn.disconnected.get() {
+        log_warn!("{method} {path}: {failure} (client disconnected)");
+        return;
+    }
+    log_error!("{method} {path}: {failure}");
+    let mut response = conn.response.borrow_mut();
+    if response.is_started() {
+        response.force_close();
+    } else {
+        response.write_error(conn, 500, "Internal Server Error");
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
 mod signal;
+mod stall;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -26,7 +27,7 @@ use std::thread;
 use std::time::Duration;
 
 use rasgi_executor::reactor::net::{ListenOptions, TcpListener};
-use rasgi_executor::{log_error, log_info, select, sleep, spawn_named, timeout, Builder};
+use rasgi_executor::{log_debug, log_error, log_info, select, sleep, spawn_named, timeout, Builder};
 
 pub use config::{Config, USAGE};
 pub use respond::reason_phrase;
@@ -103,6 +104,7 @@ where
     F: Fn() -> A + Send + Sync + 'static,
 {
     rasgi_executor::log::set_level(config.log_level);
+    raise_open_file_limit();
     let trigger = ShutdownTrigger::new();
     if config.handle_signals {
         signal::install(trigger.clone())?;
@@ -232,6 +234,9 @@ async fn serve_loop<A: App>(
 
 /// Accepts connections forever, one task each.
 async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: TcpListener) {
+    // Accept errors come in floods (every retry fails the same way until connections
+    // close), so they are logged once per interval with a count, not once each.
+    let mut failures = FailureLog::default();
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -240,9 +245,54 @@ async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: TcpListener) {
             Err(e) => {
                 // Usually EMFILE (out of file descriptors). Retrying at once would spin;
                 // pause so that closing connections can free some.
-                log_error!("accept failed: {e}; pausing 50 ms");
-                sleep(Duration::from_millis(50)).await;
+                failures.record(&e);
+                sleep(ACCEPT_PAUSE).await;
             }
         }
+    }
+}
+
+/// How long the accept loop pauses after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+/// At most one accept-error line per this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Rate-limits the accept loop's error lines.
+#[derive(Default)]
+struct FailureLog {
+    /// When the last line was written; `None` before the first failure.
+    last_line: Option<std::time::Instant>,
+    /// Failures since that line, not yet reported.
+    unreported: u64,
+}
+
+impl FailureLog {
+    fn record(&mut self, error: &std::io::Error) {
+        self.unreported += 1;
+        let now = std::time::Instant::now();
+        if self.last_line.is_some_and(|at| now.duration_since(at) < ACCEPT_LOG_INTERVAL) {
+            return;
+        }
+        let count = std::mem::take(&mut self.unreported);
+        let since = if self.last_line.is_some() { " in the last interval" } else { "" };
+        log_error!("accept failed {count} time(s){since}: {error}; retrying every {ACCEPT_PAUSE:?}");
+        self.last_line = Some(now);
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go's runtime does at start:
+/// the soft limit (often 1024) is a compatibility default for programs that use
+/// `select(2)`, and a server on epoll only runs out of descriptors sooner with it.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `getrlimit` writes one `rlimit` through a valid, exclusive pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= limit.rlim_max {
+        return;
+    }
+    let soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: `setrlimit` reads one initialised `rlimit` through a valid pointer.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        log_debug!("raised the open-file limit from {soft} to {}", limit.rlim_max);
     }
 }

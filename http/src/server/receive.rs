@@ -5,9 +5,14 @@
 //! socket only when the buffer runs dry. So a large upload is never held whole in
 //! memory unless the application collects it. After the last piece, `receive` waits
 //! until the client disconnects (or returns at once if the response is already sent).
+//!
+//! A body that stops arriving is cut off: after `--timeout-body` without a byte, the
+//! application sees `http.disconnect` and the client gets 408 (see `stall.rs`).
 
 use std::future::poll_fn;
 use std::task::{Context, Poll};
+
+use rasgi_executor::log_info;
 
 use super::buffer::ReadBuf;
 use super::conn::Conn;
@@ -205,12 +210,23 @@ impl<'a> Receive<'a> {
             if std::task::ready!(conn.poll_flush(cx)).is_err() {
                 return Poll::Ready(ReceiveEvent::Disconnect);
             }
-            match std::task::ready!(conn.poll_fill(cx)) {
-                Ok(0) | Err(_) => {
+            match conn.poll_fill(cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                     conn.disconnected.set(true);
                     return Poll::Ready(ReceiveEvent::Disconnect);
                 }
-                Ok(_) => continue,
+                Poll::Ready(Ok(_)) => conn.body_stall.borrow_mut().disarm(),
+                Poll::Pending => {
+                    // The body has started and the client has gone quiet: the clock
+                    // runs from this wait until bytes come (`stall.rs`).
+                    let mut stall = conn.body_stall.borrow_mut();
+                    if stall.poll_stalled(cx, false).is_pending() {
+                        return Poll::Pending;
+                    }
+                    log_info!("{} - the request body stalled for {:?}: 408", conn.peer, stall.limit());
+                    *conn.body.borrow_mut() = BodyState::Rejected(Reject { status: 408, reason: "request body not received in time" });
+                    return Poll::Ready(ReceiveEvent::Disconnect);
+                }
             }
         }
     }

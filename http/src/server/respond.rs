@@ -178,7 +178,10 @@ impl ResponseState {
                             .split(|&b| b == b',')
                             .any(|token| crate::head::trim(token).eq_ignore_ascii_case(b"close"))
                 });
-                if matches!(framing, Framing::Close) || app_closes {
+                // A response that finishes after the server began stopping says so,
+                // so the client opens its next connection elsewhere instead of sending
+                // a request into a closing socket.
+                if matches!(framing, Framing::Close) || app_closes || conn.guard.is_stopping() {
                     self.keep_alive = false;
                 }
                 // HEAD keeps the length the GET would have had, when it is known.
