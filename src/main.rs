@@ -37,7 +37,10 @@ fn main() {
     let mut settings = Settings::from_env();
     settings.live_view = live_view_flag.unwrap_or_else(|| rasgi::demo::live_view_by_default(&config.host));
     if !settings.live_view {
-        log_info!("the live loop view /_rasgi/ is off: {} is not a loopback address (--live-view mounts it)", config.host);
+        log_info!(
+            "the live loop view /_rasgi/ is off: {} is not a loopback address (--live-view mounts it)",
+            config.host
+        );
     }
     // Kept alive until the end of `main`: dropping it stops the cluster.
     let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };

@@ -55,10 +55,7 @@ fn a_url_in_the_query_or_path_of_an_origin_form_target_is_data() {
         routed(&server, "GET", "/items/7?next=https://evil.example/"),
         "GET /items/7 raw=/items/7 query=next=https://evil.example/"
     );
-    assert_eq!(
-        routed(&server, "GET", "/?x=http://h/_rasgi/state"),
-        "GET / raw=/ query=x=http://h/_rasgi/state"
-    );
+    assert_eq!(routed(&server, "GET", "/?x=http://h/_rasgi/state"), "GET / raw=/ query=x=http://h/_rasgi/state");
     assert_eq!(routed(&server, "GET", "/a/http://h/b"), "GET /a/http://h/b raw=/a/http://h/b query=");
     assert_eq!(routed(&server, "GET", "//h/x"), "GET //h/x raw=//h/x query=");
 }
@@ -70,8 +67,7 @@ fn absolute_form_counts_only_when_the_target_begins_with_the_scheme() {
     assert_eq!(routed(&server, "POST", "https://example.com:8443/p"), "POST /p raw=/p query=");
     assert_eq!(routed(&server, "GET", "http://example.com?q=http://x/y"), "GET / raw= query=q=http://x/y");
     for target in ["x/http://h/a", "ftp://h/a", "http://", "http://u:p@h/a", "http://h:port/a", "items/42"] {
-        let response =
-            assert_rejected(server.addr, format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n"), 400);
+        let response = assert_rejected(server.addr, format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n"), 400);
         assert!(response.text().starts_with("400 Bad Request: "), "{target}: {}", response.text());
     }
 }
@@ -83,7 +79,8 @@ fn asterisk_form_is_for_options_and_authority_form_for_connect() {
     let refused = assert_rejected(server.addr, "GET * HTTP/1.1\r\nHost: test\r\n\r\n", 400);
     assert_eq!(refused.text(), "400 Bad Request: the target `*` is only allowed with OPTIONS\n");
     assert_rejected(server.addr, "GET example.com:443 HTTP/1.1\r\nHost: test\r\n\r\n", 400);
-    let connect = assert_rejected(server.addr, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
+    let connect =
+        assert_rejected(server.addr, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
     assert_eq!(connect.text(), "501 Not Implemented: CONNECT is not supported (this server is not a proxy)\n");
     assert_rejected(server.addr, "CONNECT / HTTP/1.1\r\nHost: test\r\n\r\n", 400);
 }

@@ -533,7 +533,10 @@ mod tests {
             route("GET", "/items/7?next=https://evil.example/"),
             ok("/items/7", "/items/7", "next=https://evil.example/")
         );
-        assert_eq!(route("GET", "/a/http://h/_rasgi/state"), ok("/a/http://h/_rasgi/state", "/a/http://h/_rasgi/state", ""));
+        assert_eq!(
+            route("GET", "/a/http://h/_rasgi/state"),
+            ok("/a/http://h/_rasgi/state", "/a/http://h/_rasgi/state", "")
+        );
         assert_eq!(route("GET", "//evil.example/x"), ok("//evil.example/x", "//evil.example/x", ""));
     }
 
@@ -576,7 +579,10 @@ mod tests {
             let mut s = scope();
             let raw = format!("GET /v HTTP/1.{minor}\r\nHost: h\r\n\r\nnext");
             let info = parse(raw.as_bytes(), &mut s).unwrap().unwrap();
-            assert_eq!((s.http_version(), s.path(), info.len, info.keep_alive), (HttpVersion::Http11, "/v", raw.len() - 4, true));
+            assert_eq!(
+                (s.http_version(), s.path(), info.len, info.keep_alive),
+                (HttpVersion::Http11, "/v", raw.len() - 4, true)
+            );
         }
         // A version whose line has not ended yet waits for the rest.
         assert_eq!(parse(b"GET / HTTP/1.2", &mut scope()), Ok(None));

@@ -224,7 +224,8 @@ impl<'a> Receive<'a> {
                         return Poll::Pending;
                     }
                     log_info!("{} - the request body stalled for {:?}: 408", conn.peer, stall.limit());
-                    *conn.body.borrow_mut() = BodyState::Rejected(Reject { status: 408, reason: "request body not received in time" });
+                    *conn.body.borrow_mut() =
+                        BodyState::Rejected(Reject { status: 408, reason: "request body not received in time" });
                     return Poll::Ready(ReceiveEvent::Disconnect);
                 }
             }
