@@ -119,3 +119,35 @@ def sequential_requests(port, count, path="/plaintext", timeout=60.0):
             if head.split(b" ", 2)[1] == b"200":
                 ok += 1
     return ok
+
+
+def pipelined_requests(port, count, depth=16, path="/plaintext", timeout=60.0):
+    """Sends `count` GETs on one keep-alive connection, `depth` per write (as the pipelined
+    wrk script does), reading each batch's responses before the next write; returns how
+    many got a 200."""
+    request = request_bytes(path, port)
+    ok = 0
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        buffer = b""
+        while sent < count:
+            batch = min(depth, count - sent)
+            sock.sendall(request * batch)
+            sent += batch
+            for _ in range(batch):
+                while b"\r\n\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("server closed the connection")
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = content_length(head + b"\r\n")
+                while len(buffer) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("server closed the connection")
+                    buffer += chunk
+                buffer = buffer[length:]
+                if head.split(b" ", 2)[1] == b"200":
+                    ok += 1
+    return ok

@@ -266,7 +266,16 @@ impl Executor {
 
     pub(crate) fn set_task_name(&self, id: TaskId, name: Option<Rc<str>>) {
         if let Some(task) = self.tasks.borrow_mut().get_mut(id) {
-            task.name = name;
+            // The same `Rc` again (a connection serving one route over and over) is the
+            // common case; skipping it saves the reference-count traffic.
+            let same = match (&task.name, &name) {
+                (Some(old), Some(new)) => Rc::ptr_eq(old, new),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                task.name = name;
+            }
         }
     }
 

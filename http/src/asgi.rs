@@ -89,6 +89,9 @@ pub struct Scope {
     pub(crate) head: Vec<u8>,
     /// The method, uppercase as sent (`GET`).
     pub(crate) method: Range<usize>,
+    /// The method as a static string when it is a standard one (the common case):
+    /// `method()` then costs nothing.
+    pub(crate) known_method: Option<&'static str>,
     /// The path as sent, before percent-decoding, without the query.
     pub(crate) raw_path: Range<usize>,
     /// The query string without `?`, still percent-encoded; empty if none.
@@ -123,6 +126,7 @@ impl Scope {
         Scope {
             head: Vec::new(),
             method: 0..0,
+            known_method: None,
             raw_path: 0..0,
             query: 0..0,
             path: String::new(),
@@ -168,7 +172,10 @@ impl Scope {
 
     /// The request method, uppercase (`"GET"`).
     pub fn method(&self) -> &str {
-        self.text(&self.method)
+        match self.known_method {
+            Some(method) => method,
+            None => self.text(&self.method),
+        }
     }
 
     /// The percent-decoded path (`"/items/a b"`).

@@ -3,34 +3,40 @@
 //! Every response must carry `Date: Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §6.6.1).
 //! Formatting a date costs more than the rest of a small response's head, and its value
 //! changes only once a second, so each loop thread keeps the formatted bytes and the
-//! second they stand for, and redoes them when the second changes.
+//! instant at which they go stale, and redoes them then. The check uses the loop's own
+//! clock ([`loop_time`]: the instant the loop last woke), so a response costs no clock
+//! read at all; the date it carries is at most one loop turn old.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rasgi_reactor::loop_time;
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` is 29 bytes.
 const DATE_LEN: usize = 29;
 
 /// The cached value of one thread.
 struct DateCache {
-    /// The Unix second `bytes` describes.
-    second: u64,
+    /// When the wall clock's second changes after the one `bytes` describes; `None`
+    /// before the first use.
+    stale_at: Option<Instant>,
     /// The formatted date.
     bytes: [u8; DATE_LEN],
 }
 
 thread_local! {
-    static CACHE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, bytes: [0; DATE_LEN] }) };
+    static CACHE: RefCell<DateCache> = const { RefCell::new(DateCache { stale_at: None, bytes: [0; DATE_LEN] }) };
 }
 
 /// Appends the current HTTP date to `out`.
 pub fn append_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.second != now {
-            cache.bytes = format_http_date(now);
-            cache.second = now;
+        if !matches!(cache.stale_at, Some(at) if loop_time() < at) {
+            let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            cache.bytes = format_http_date(wall.as_secs());
+            let rest_of_second = Duration::from_secs(1) - Duration::from_nanos(u64::from(wall.subsec_nanos()));
+            cache.stale_at = Some(Instant::now() + rest_of_second);
         }
         out.extend_from_slice(&cache.bytes);
     });

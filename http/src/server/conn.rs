@@ -249,11 +249,8 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
                 break;
             }
         };
-        let started = Instant::now();
-        // Each request starts under the connection's own name; the application may
-        // rename the task after its route. (The name stays until the next request, so
-        // the slow-poll detector, which reads it after the poll, sees the route's.)
-        rasgi_executor::task::set_name(ctx.task_name.clone());
+        // Only the access log needs the request's start time: no clock read otherwise.
+        let started = ctx.config.access_log.then(Instant::now);
         conn.body.borrow_mut().start(&info);
         conn.response.borrow_mut().start(info.is_head, info.keep_alive, scope.http_version());
 
@@ -265,7 +262,7 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
         }
 
         let (status, keep_alive) = conn.response.borrow().outcome();
-        if ctx.config.access_log {
+        if let Some(started) = started {
             log_access(peer, &scope, status, started);
         }
         if conn.disconnected.get() {
@@ -359,6 +356,11 @@ async fn next_request<A: App>(
         if conn.flush().await.is_err() {
             return NextRequest::Close;
         }
+        // While it waits, the task goes by the connection's name; the application
+        // renames it after the route it serves (the name stays until the next wait, so
+        // the slow-poll detector, which reads it after the poll, sees the route's).
+        // Renaming here rather than per request spares pipelined requests two renames.
+        rasgi_executor::task::set_name(ctx.task_name.clone());
         let now = Instant::now();
         let started = *clock_start.get_or_insert(now);
         let header_deadline = started + ctx.config.timeout_header;

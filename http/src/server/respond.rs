@@ -308,12 +308,29 @@ impl<'a> Sender<'a> {
     }
 }
 
+/// The bytes of an RFC 9110 token (a header name): letters, digits and
+/// ``!#$%&'*+-.^_`|~``. A table: the check runs on every header of every response, and a
+/// `contains` over the punctuation per byte cost about 3 % of a pipelined request.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// Names must be tokens; values may not contain CR, LF or NUL (header injection).
 fn validate(headers: &[Header]) -> Result<(), SendError> {
     for (name, value) in headers {
-        let name_ok =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        let value_ok = !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
+        let name_ok = !name.is_empty() && name.bytes().all(|b| TOKEN[usize::from(b)]);
+        let value_ok = value.iter().all(|&b| !matches!(b, b'\r' | b'\n' | 0));
         if !name_ok || !value_ok {
             return Err(SendError::InvalidHeader(format!("{name}: {}", String::from_utf8_lossy(value))));
         }
