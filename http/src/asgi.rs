@@ -83,7 +83,10 @@ impl HttpVersion {
 /// The server fills one `Scope` per connection and refills it for every request, so
 /// its buffers are allocated once per connection, not once per request. The request
 /// head is copied into `head` and every string field is a range into it.
-#[derive(Clone)]
+///
+/// `clone_from` reuses the target's buffers: an application that must own a copy (the
+/// app layer hands each handler an owned request) can recycle old copies and allocate
+/// nothing per request.
 pub struct Scope {
     /// The request line and headers as received, header names lowercased in place.
     pub(crate) head: Vec<u8>,
@@ -113,6 +116,31 @@ pub struct Scope {
     pub(crate) server: Option<SocketAddr>,
     /// State the application set up during lifespan startup.
     pub(crate) state: Rc<State>,
+}
+
+impl Clone for Scope {
+    fn clone(&self) -> Scope {
+        let mut copy = Scope::new(self.root_path.clone(), self.state.clone(), self.client, self.server);
+        copy.clone_from(self);
+        copy
+    }
+
+    fn clone_from(&mut self, source: &Scope) {
+        // The three buffers keep their capacity; everything else is a copy or an `Rc`.
+        self.head.clone_from(&source.head);
+        self.path.clone_from(&source.path);
+        self.headers.clone_from(&source.headers);
+        self.method = source.method.clone();
+        self.known_method = source.known_method;
+        self.raw_path = source.raw_path.clone();
+        self.query = source.query.clone();
+        self.version = source.version;
+        self.scheme = source.scheme;
+        self.root_path.clone_from(&source.root_path);
+        self.client = source.client;
+        self.server = source.server;
+        self.state.clone_from(&source.state);
+    }
 }
 
 impl Scope {

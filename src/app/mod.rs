@@ -210,21 +210,22 @@ impl App {
     /// Runs a request through middleware and routing without a server: what the
     /// server does after reading the body. Useful in tests.
     pub async fn handle(&self, scope: Scope, body: Vec<u8>) -> Response {
-        let request = self.inner.route_request(scope, body);
+        let request = self.inner.route_request(&scope, body);
         catch_panics(Next { inner: self.inner.clone(), index: 0 }.run(request)).await
     }
 }
 
 impl Inner {
-    /// Matches the route of a new request and builds the [`Request`].
-    fn route_request(&self, scope: Scope, body: Vec<u8>) -> Request {
+    /// Matches the route of a new request and builds the [`Request`], with its own copy
+    /// of `scope`.
+    fn route_request(&self, scope: &Scope, body: Vec<u8>) -> Request {
         let mut params = Vec::new();
         let found = lookup(&self.routes, scope.method(), scope.path(), &mut params);
         let index = match found {
             Lookup::Found(index) => Some(index),
             _ => None,
         };
-        let mut request = Request::new(scope, params, body, index.map(|i| self.routes[i].label.clone()));
+        let mut request = Request::copying(scope, params, body, index.map(|i| self.routes[i].label.clone()));
         request.route_index = index;
         request
     }
@@ -264,7 +265,7 @@ impl rasgi_http::App for App {
     async fn call(&self, scope: &Scope, receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
         // 1. Route, and name this task after the route for the diagnostics (the
         //    slow-poll warning then names `GET /blocking`).
-        let mut request = self.inner.route_request(scope.clone(), Vec::new());
+        let mut request = self.inner.route_request(scope, Vec::new());
         if let Some(label) = request.route() {
             rasgi_executor::task::set_name(label);
         }
