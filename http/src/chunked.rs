@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use crate::head::hex_value;
+use crate::headers::hex_value;
 
 /// A chunk-size line (size, extensions, CRLF) longer than this is refused: nobody needs
 /// kilobytes of chunk extensions, and unbounded lines are a memory attack.
@@ -157,7 +157,7 @@ fn parse_size(line: &[u8]) -> Result<u64, ChunkedError> {
     if digits.len() > 16 {
         return Err(ChunkedError("chunk size has more than 16 hex digits"));
     }
-    let rest = crate::head::trim(rest);
+    let rest = crate::headers::trim(rest);
     if !rest.is_empty() && rest[0] != b';' {
         return Err(ChunkedError("chunk size is not hexadecimal"));
     }

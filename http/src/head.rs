@@ -59,6 +59,7 @@
 use std::mem::MaybeUninit;
 
 use crate::asgi::{HttpVersion, Scope};
+use crate::headers::{hex_value, parse_content_length, trim, ConnectionTokens, LengthError};
 
 /// The most bytes a request line plus headers may take (431 beyond).
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -192,8 +193,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     let mut transfer_encoding = false;
     let mut chunked = false;
     let mut hosts = 0;
-    let mut connection_close = false;
-    let mut connection_keep_alive = false;
+    let mut connection = ConnectionTokens::default();
     let mut expect_continue = false;
     scope.headers.clear();
     for h in req.headers.iter() {
@@ -207,7 +207,10 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
                 if content_length.is_some() {
                     return Err(reject(400, "more than one Content-Length"));
                 }
-                content_length = Some(parse_content_length(h.value)?);
+                content_length = Some(parse_content_length(h.value).map_err(|e| match e {
+                    LengthError::Invalid => reject(400, "invalid Content-Length"),
+                    LengthError::Overflow => reject(400, "Content-Length overflows"),
+                })?);
             }
             b"transfer-encoding" => {
                 if version == HttpVersion::Http10 {
@@ -229,13 +232,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
                     return Err(reject(400, "invalid Host header (expected host[:port])"));
                 }
             }
-            b"connection" => {
-                for token in h.value.split(|&b| b == b',') {
-                    let token = trim(token);
-                    connection_close |= token.eq_ignore_ascii_case(b"close");
-                    connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                }
-            }
+            b"connection" => connection.add(h.value),
             b"expect" => expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue"),
             _ => {}
         }
@@ -255,10 +252,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         (false, Some(0)) | (false, None) => BodyFraming::Empty,
         (false, Some(n)) => BodyFraming::Length(n),
     };
-    let keep_alive = match version {
-        HttpVersion::Http11 => !connection_close,
-        HttpVersion::Http10 => connection_keep_alive && !connection_close,
-    };
+    let keep_alive = connection.persist(version == HttpVersion::Http11);
     Ok(Some(HeadInfo {
         len,
         body,
@@ -446,29 +440,6 @@ fn range_of(start: usize, len: usize) -> std::ops::Range<usize> {
     start..start + len
 }
 
-/// Trims spaces and tabs (the only whitespace a header value may have around it).
-pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-/// `Content-Length` must be 1*DIGIT: no sign, no inner spaces, no list, no overflow.
-fn parse_content_length(value: &[u8]) -> Result<u64, Reject> {
-    let digits = trim(value);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(reject(400, "invalid Content-Length"));
-    }
-    digits
-        .iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-        .ok_or(reject(400, "Content-Length overflows"))
-}
-
 /// Percent-decodes a path. Invalid escapes stay as they are; bytes that do not form
 /// UTF-8 become U+FFFD (the scope's `path` is a string, as in ASGI).
 pub fn percent_decode(raw: &[u8]) -> String {
@@ -488,15 +459,6 @@ pub fn percent_decode(raw: &[u8]) -> String {
     match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

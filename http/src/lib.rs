@@ -22,12 +22,15 @@
 //! |---|---|
 //! | `asgi.rs` | the contract: [`Scope`], [`ReceiveEvent`], [`SendEvent`], [`App`], lifespan, [`State`] |
 //! | `head.rs` | reading a request head: check-then-parse with httparse, and the strict rules |
+//! | `headers.rs` | the header vocabulary the server and the client share: tokens, values, `Content-Length`, `Connection` |
 //! | `chunked.rs` | the chunked transfer coding, both directions |
 //! | `date.rs` | the cached `Date` header |
 //! | `server/mod.rs` | workers, lifespan, the accept loop, graceful shutdown |
 //! | `server/conn.rs` | one connection: keep-alive, pipelining, timeouts, running the app |
 //! | `server/receive.rs` | `receive`: request bodies, `100 Continue`, disconnects |
-//! | `server/respond.rs` | `send`: response framing and the head writer |
+//! | `server/respond.rs` | `send`: the order of events, the response's phases |
+//! | `server/encode.rs` | the choice of body framing and the bytes of a response head, as pure functions |
+//! | `server/stall.rs` | the body and send stall deadlines |
 //! | `server/buffer.rs` | the connection's read buffer |
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
@@ -45,6 +48,7 @@ pub mod client;
 pub mod date;
 pub mod error;
 pub mod head;
+pub mod headers;
 pub mod middleware;
 pub mod server;
 pub mod tls;

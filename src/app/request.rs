@@ -30,6 +30,8 @@ struct ScopeCopy(Option<Box<Scope>>);
 const SPARE_SCOPES: usize = 256;
 
 thread_local! {
+    // Boxes, not scopes: a spare moves into a `Request` and back as a pointer.
+    #[allow(clippy::vec_box)]
     static SPARES: std::cell::RefCell<Vec<Box<Scope>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 

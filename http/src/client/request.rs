@@ -37,7 +37,7 @@ use super::response::{parse_head, Response, ResponseHead};
 use super::timeouts::{Clock, Timeouts};
 use super::url::Url;
 use super::Client;
-use crate::server::respond::write_decimal;
+use crate::headers::write_decimal;
 
 /// Sent unless the request sets its own.
 const USER_AGENT: &str = concat!("rasgi/", env!("CARGO_PKG_VERSION"));

@@ -20,7 +20,7 @@ use super::timeouts::Clock;
 use super::url::Url;
 use crate::asgi::HttpVersion;
 use crate::chunked::ChunkedDecoder;
-use crate::head::trim;
+use crate::headers::trim;
 
 /// The most header fields a response may have.
 const MAX_HEADERS: usize = 100;

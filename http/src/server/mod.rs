@@ -14,6 +14,7 @@
 pub(crate) mod buffer;
 mod config;
 pub(crate) mod conn;
+mod encode;
 pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
@@ -30,7 +31,7 @@ use rasgi_executor::reactor::net::{ListenOptions, TcpListener};
 use rasgi_executor::{log_debug, log_error, log_info, select, sleep, spawn_named, timeout, Builder};
 
 pub use config::{Config, USAGE};
-pub use respond::reason_phrase;
+pub use encode::reason_phrase;
 pub use shutdown::ShutdownTrigger;
 
 use crate::asgi::{App, LifespanEvent, State};

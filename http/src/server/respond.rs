@@ -1,13 +1,9 @@
 //! The response side of the contract: `await send(event)`.
 //!
 //! The application sends `Start` (status and headers), then one or more `Body` pieces.
-//! The server chooses the framing, because only it knows what the connection can carry:
-//!
-//! - the whole body in the first piece → `content-length`, head and body in one write;
-//! - the application set `content-length` itself → that, checked against what it sends;
-//! - otherwise (a stream) → `transfer-encoding: chunked` on HTTP/1.1, or on HTTP/1.0
-//!   (which has no chunking) a body delimited by closing the connection;
-//! - `HEAD`, 1xx, 204 and 304 → no body at all, whatever the application sends.
+//! [`Sender`] checks the order of events and the headers, and [`ResponseState`] tracks
+//! the response through its phases; how the body is delimited on the wire, and the
+//! bytes of the head, are decided by the pure functions of `encode.rs`.
 //!
 //! Nothing is written until the first `Body` event, since the framing depends on it.
 //! The final piece of a response stays in the write buffer: the connection loop flushes
@@ -16,9 +12,11 @@
 use std::future::poll_fn;
 
 use super::conn::{Conn, WRITE_HIGH_WATER};
+use super::encode::{choose_framing, reason_phrase, write_error_head, write_head, Framing, FramingInput};
 use crate::asgi::{Header, HttpVersion, SendEvent};
 use crate::chunked::encode_chunk;
 use crate::error::SendError;
+use crate::headers::{has_token, is_field_value, is_token, parse_content_length, write_field};
 
 /// The application's handle for answering; ASGI's `send` callable.
 ///
@@ -74,19 +72,6 @@ enum Phase {
     Done,
 }
 
-/// How the response body is delimited on the wire.
-#[derive(Debug, Clone, Copy)]
-enum Framing {
-    /// `content-length`, with this many bytes still to send.
-    Length(u64),
-    /// `transfer-encoding: chunked`.
-    Chunked,
-    /// Until the connection closes (HTTP/1.0 streaming).
-    Close,
-    /// No body may be sent (HEAD, 1xx, 204, 304); pieces are discarded.
-    None,
-}
-
 impl ResponseState {
     /// Resets for a new request.
     pub(crate) fn start(&mut self, is_head: bool, keep_alive: bool, version: HttpVersion) {
@@ -125,14 +110,7 @@ impl ResponseState {
         let body = format!("{status} {}: {reason}\n", reason_phrase(status));
         let mut wbuf = conn.wbuf.borrow_mut();
         let version = self.version.unwrap_or(HttpVersion::Http11);
-        write_head(
-            &mut wbuf,
-            version,
-            status,
-            &[(b"content-type", b"text/plain; charset=utf-8")],
-            Framing::Length(body.len() as u64),
-            false,
-        );
+        write_error_head(&mut wbuf, version, status, body.len() as u64);
         if !self.is_head {
             wbuf.extend_from_slice(body.as_bytes());
         }
@@ -157,49 +135,29 @@ impl ResponseState {
                 Ok(false)
             }
             (Phase::Started { headers, trailers }, SendEvent::Body { body, more_body }) => {
-                let no_body = self.is_head || matches!(self.status, 100..=199 | 204 | 304);
-                let declared = declared_length(&headers);
-                let framing = if no_body {
-                    Framing::None
-                } else if let Some(n) = declared.filter(|_| !trailers) {
-                    Framing::Length(n)
-                } else if !more_body && !trailers {
-                    Framing::Length(body.len() as u64)
-                } else if version == HttpVersion::Http11 {
-                    Framing::Chunked
-                } else {
-                    Framing::Close
-                };
-                // Delimiting by close, or the application asking for it, ends the
-                // connection after this response (and the head says so).
-                let app_closes = headers.iter().any(|(name, value)| {
-                    name.eq_ignore_ascii_case("connection")
-                        && value
-                            .split(|&b| b == b',')
-                            .any(|token| crate::head::trim(token).eq_ignore_ascii_case(b"close"))
+                let choice = choose_framing(FramingInput {
+                    version,
+                    status: self.status,
+                    is_head: self.is_head,
+                    declared: declared_length(&headers),
+                    trailers,
+                    first_piece: body.len() as u64,
+                    first_piece_is_last: !more_body,
                 });
-                // A response that finishes after the server began stopping says so,
-                // so the client opens its next connection elsewhere instead of sending
-                // a request into a closing socket.
+                let framing = choice.body;
+                // Delimiting by close, or the application asking for it, ends the
+                // connection after this response (and the head says so). So does a
+                // response that finishes after the server began stopping: the client
+                // then opens its next connection elsewhere instead of sending a request
+                // into a closing socket.
+                let app_closes = headers
+                    .iter()
+                    .any(|(name, value)| name.eq_ignore_ascii_case("connection") && has_token(value, b"close"));
                 if matches!(framing, Framing::Close) || app_closes || conn.guard.is_stopping() {
                     self.keep_alive = false;
                 }
-                // HEAD keeps the length the GET would have had, when it is known.
-                let announced = match framing {
-                    Framing::None if self.is_head => {
-                        declared.or((!more_body).then_some(body.len() as u64)).map(Framing::Length)
-                    }
-                    other => Some(other),
-                };
                 let mut wbuf = conn.wbuf.borrow_mut();
-                write_head_with(
-                    &mut wbuf,
-                    version,
-                    self.status,
-                    &headers,
-                    announced.unwrap_or(Framing::None),
-                    self.keep_alive,
-                );
+                write_head(&mut wbuf, version, self.status, &headers, choice.announced, self.keep_alive);
                 drop(wbuf);
                 self.phase = Phase::Body { framing, trailers };
                 self.write_body(conn, body, more_body)
@@ -308,30 +266,10 @@ impl<'a> Sender<'a> {
     }
 }
 
-/// The bytes of an RFC 9110 token (a header name): letters, digits and
-/// ``!#$%&'*+-.^_`|~``. A table: the check runs on every header of every response, and a
-/// `contains` over the punctuation per byte cost about 3 % of a pipelined request.
-const TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        b += 1;
-    }
-    table
-};
-
 /// Names must be tokens; values may not contain CR, LF or NUL (header injection).
 fn validate(headers: &[Header]) -> Result<(), SendError> {
     for (name, value) in headers {
-        let name_ok = !name.is_empty() && name.bytes().all(|b| TOKEN[usize::from(b)]);
-        let value_ok = value.iter().all(|&b| !matches!(b, b'\r' | b'\n' | 0));
-        if !name_ok || !value_ok {
+        if !is_token(name.as_bytes()) || !is_field_value(value) {
             return Err(SendError::InvalidHeader(format!("{name}: {}", String::from_utf8_lossy(value))));
         }
     }
@@ -343,156 +281,5 @@ fn declared_length(headers: &[Header]) -> Option<u64> {
     headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.trim().parse().ok())
-}
-
-/// Writes the status line, the server's headers, the application's headers and the
-/// framing headers.
-fn write_head_with(
-    wbuf: &mut Vec<u8>,
-    version: HttpVersion,
-    status: u16,
-    headers: &[Header],
-    framing: Framing,
-    keep_alive: bool,
-) {
-    write_status_line(wbuf, version, status);
-    let mut has_server = false;
-    let mut has_date = false;
-    for (name, value) in headers {
-        let name = name.as_ref();
-        // Framing is ours to decide: the application's transfer-encoding is ignored
-        // and its content-length is re-emitted below from `framing`.
-        if name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("connection")
-        {
-            continue;
-        }
-        has_server |= name.eq_ignore_ascii_case("server");
-        has_date |= name.eq_ignore_ascii_case("date");
-        write_field(wbuf, name.as_bytes(), value);
-    }
-    write_server_fields(wbuf, !has_server, !has_date);
-    write_framing(wbuf, version, framing, keep_alive);
-}
-
-/// `write_head_with` for the server's own responses, whose headers are static.
-fn write_head(
-    wbuf: &mut Vec<u8>,
-    version: HttpVersion,
-    status: u16,
-    headers: &[(&[u8], &[u8])],
-    framing: Framing,
-    keep_alive: bool,
-) {
-    write_status_line(wbuf, version, status);
-    for (name, value) in headers {
-        write_field(wbuf, name, value);
-    }
-    write_server_fields(wbuf, true, true);
-    write_framing(wbuf, version, framing, keep_alive);
-}
-
-fn write_status_line(wbuf: &mut Vec<u8>, version: HttpVersion, status: u16) {
-    wbuf.extend_from_slice(match version {
-        HttpVersion::Http10 => b"HTTP/1.0 ",
-        HttpVersion::Http11 => b"HTTP/1.1 ",
-    });
-    write_decimal(wbuf, u64::from(status));
-    wbuf.push(b' ');
-    wbuf.extend_from_slice(reason_phrase(status).as_bytes());
-    wbuf.extend_from_slice(b"\r\n");
-}
-
-fn write_server_fields(wbuf: &mut Vec<u8>, server: bool, date: bool) {
-    if server {
-        wbuf.extend_from_slice(b"server: rasgi\r\n");
-    }
-    if date {
-        wbuf.extend_from_slice(b"date: ");
-        crate::date::append_date(wbuf);
-        wbuf.extend_from_slice(b"\r\n");
-    }
-}
-
-fn write_framing(wbuf: &mut Vec<u8>, version: HttpVersion, framing: Framing, keep_alive: bool) {
-    match framing {
-        Framing::Length(n) => {
-            wbuf.extend_from_slice(b"content-length: ");
-            write_decimal(wbuf, n);
-            wbuf.extend_from_slice(b"\r\n");
-        }
-        Framing::Chunked => wbuf.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-        Framing::Close | Framing::None => {}
-    }
-    match (version, keep_alive) {
-        (HttpVersion::Http11, false) => wbuf.extend_from_slice(b"connection: close\r\n"),
-        (HttpVersion::Http10, true) => wbuf.extend_from_slice(b"connection: keep-alive\r\n"),
-        _ => {}
-    }
-    wbuf.extend_from_slice(b"\r\n");
-}
-
-fn write_field(wbuf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    wbuf.extend_from_slice(name);
-    wbuf.extend_from_slice(b": ");
-    wbuf.extend_from_slice(value);
-    wbuf.extend_from_slice(b"\r\n");
-}
-
-/// Appends `n` in decimal without going through `fmt` (which is measurably slower in a
-/// per-response path).
-pub(crate) fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// The standard reason phrase of a status code.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
+        .and_then(|(_, value)| parse_content_length(value).ok())
 }
