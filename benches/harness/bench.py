@@ -405,6 +405,14 @@ def parse_wrk(output):
     return result
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" that ends the command name: field 3 is index 0, so utime (14) and
+    # stime (15) are at 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port, path, depth, seconds):
     seconds = max(1, round(seconds))  # wrk takes whole seconds only
     argv = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency"]
@@ -476,7 +484,7 @@ def suite_server(args):
                 continue
             busy = busy_before_run()
             try:
-                with running_server(name, builder(port), port):
+                with running_server(name, builder(port), port) as proc:
                     if name not in checked:
                         problems = []
                         for other, other_path, _ in SCENARIOS:
@@ -489,7 +497,13 @@ def suite_server(args):
                             result["notes"].append(f"{name} failed response checks: " + "; ".join(problems))
                     if args.warmup:
                         run_wrk(port, path, depth, args.warmup)
+                    # Server CPU per request: the figure that holds even when wrk, on its
+                    # own core, is the bottleneck (then req/s ties but CPU does not).
+                    cpu_before = cpu_seconds(proc.pid)
                     measured, raw = run_wrk(port, path, depth, args.duration)
+                    cpu_used = cpu_seconds(proc.pid) - cpu_before
+                    if measured.get("requests"):
+                        measured["cpu_ns_per_request"] = cpu_used * 1e9 / measured["requests"]
             except StartError as e:
                 # A server that cannot start will not start on the next try either.
                 broken[name] = "did not start"
@@ -501,6 +515,8 @@ def suite_server(args):
                 result["notes"].append(f"{scenario} / {name} round {rnd + 1} failed: {str(e).splitlines()[0]}")
                 continue
             p99 = f", p99 {measured['p99_ms']:.2f} ms" if "p99_ms" in measured else ""
+            if "cpu_ns_per_request" in measured:
+                p99 += f", {measured['cpu_ns_per_request']:,.0f} CPU ns/request"
             flag = f"  ⚠ {'; '.join(measured['problems'])}" if measured["problems"] else ""
             progress(f"{label}: {measured['value']:>12,.0f} req/s{p99}{flag}{busy_flag(busy)}")
             result["runs"].append({
@@ -670,44 +686,58 @@ def callgrind_total(path):
     return int(m.group(1))
 
 
+# The shapes the instructions suite counts: name, path, requests per write.
+INSTRUCTION_SHAPES = [("plaintext", "/plaintext", 1), ("pipelined", "/plaintext", 16), ("json", "/json", 1)]
+
+
 def suite_instructions(args):
     table, skipped = select({k: v for k, v in server_contenders().items() if k in ("rasgi", "hyper")},
                             args.contenders, "instructions")
     count = args.requests
+    shapes = [s for s in INSTRUCTION_SHAPES if not args.only or s[0] in args.only]
     description = (
-        f"`valgrind --tool=callgrind`; Ir of a server that answered {count:,} sequential keep-alive "
-        "GET /plaintext on one connection, minus Ir of the same server started and stopped with no "
-        "request, divided by the request count. Counts user-space instructions only (no kernel)."
+        f"`valgrind --tool=callgrind`; Ir of a server that answered {count:,} keep-alive requests on "
+        "one connection (one per write, or 16 per write for `pipelined`), minus Ir of the same server "
+        "started and stopped with no request, divided by the request count. Counts user-space "
+        "instructions only (no kernel): repeatable for the same binaries whatever else the machine does."
     )
     result = new_result("instructions", args, table, skipped, description, requests=count)
     for name, (builder, _, _) in table.items():
-        totals = {}
-        for requests in (0, count):
+        def counted(label, send):
             port = free_port()
-            out = WORK / f"callgrind-{name}-{requests}.out"
+            out = WORK / f"callgrind-{name}-{label}.out"
             wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no"]
-            progress(f"[instructions] {name}: {requests:,} requests under callgrind …")
+            progress(f"[instructions] {name}: {label} under callgrind …")
+            with running_server(name, builder(port), port, wrap=wrap, start_timeout=180) as proc:
+                send(port)
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(120)
+            return callgrind_total(out)
+
+        try:
+            baseline = counted("baseline", lambda port: None)
+        except (StartError, RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            progress(f"[instructions] {name}: FAILED: {e}")
+            result["notes"].append(f"{name} failed: {str(e).splitlines()[0]}")
+            continue
+        for shape, path, depth in shapes:
+            def send(port, path=path, depth=depth):
+                ok = (clients.sequential_requests(port, count, path=path) if depth == 1
+                      else clients.pipelined_requests(port, count, depth=depth, path=path))
+                if ok != count:
+                    raise RuntimeError(f"only {ok} of {count} requests got 200")
             try:
-                with running_server(name, builder(port), port, wrap=wrap, start_timeout=180) as proc:
-                    ok = clients.sequential_requests(port, requests)
-                    if ok != requests:
-                        raise RuntimeError(f"only {ok} of {requests} requests got 200")
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(120)
-                totals[requests] = callgrind_total(out)
+                total = counted(shape, send)
             except (StartError, RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-                progress(f"[instructions] {name}: FAILED: {e}")
-                result["notes"].append(f"{name} failed: {str(e).splitlines()[0]}"
-                                       + ("" if out.exists() else " (no callgrind output: did it exit on SIGTERM?)"))
-                break
-        if len(totals) == 2:
-            per = (totals[count] - totals[0]) / count
-            progress(f"[instructions] {name}: {per:,.0f} Ir/request "
-                     f"(baseline {totals[0]:,}, with requests {totals[count]:,})")
+                progress(f"[instructions] {name} {shape}: FAILED: {e}")
+                result["notes"].append(f"{name} {shape} failed: {str(e).splitlines()[0]}")
+                continue
+            per = (total - baseline) / count
+            progress(f"[instructions] {name} {shape}: {per:,.0f} Ir/request (baseline {baseline:,}, total {total:,})")
             result["runs"].append({
-                "group": "plaintext", "contender": name, "round": 1, "value": per,
-                "unit": "Ir/request", "measured": result["started"], "ir_baseline": totals[0],
-                "ir_total": totals[count], "requests": count,
+                "group": shape, "contender": name, "round": 1, "value": per,
+                "unit": "Ir/request", "measured": result["started"], "ir_baseline": baseline,
+                "ir_total": total, "requests": count,
             })
     return result
 

@@ -71,8 +71,8 @@ SUITES = {
         "baselines": ["rasgi", "hyper"],
     },
     "instructions": {
-        "groups": ["plaintext"],
-        "title": "Instructions per request (callgrind, /plaintext)",
+        "groups": ["plaintext", "pipelined", "json"],
+        "title": "Instructions per request (callgrind)",
         "group_label": "measure",
         "value_label": "Ir/request",
         "higher_is_better": False,
@@ -140,12 +140,18 @@ def aggregate(suite_data):
             p99s = [r["p99_ms"] for r in mine if r.get("p99_ms") is not None]
             if p99s:
                 row["p99_ms"] = statistics.median(p99s)
+            cpus = [r["cpu_ns_per_request"] for r in mine if r.get("cpu_ns_per_request")]
+            if cpus:
+                row["cpu_ns"] = statistics.median(cpus)
             rows[(group, contender)] = row
     preference = SUITES[suite_data["suite"]]["baselines"]
     baseline = next((b for b in preference if b in contenders), contenders[0] if contenders else None)
     for (group, contender), row in rows.items():
         base = rows.get((group, baseline))
         row["ratio"] = row["median"] / base["median"] if base and base["median"] else None
+        base_cpu = base.get("cpu_ns") if base else None
+        if "cpu_ns" in row and base_cpu:
+            row["cpu_ratio"] = row["cpu_ns"] / base_cpu
     return rows, baseline, groups, contenders
 
 
@@ -202,10 +208,14 @@ def suite_markdown(suite_data):
     lines += [ratio_note + ".", ""]
 
     has_p99 = any("p99_ms" in r for r in rows.values())
+    has_cpu = any("cpu_ns" in r for r in rows.values())
     header = [meta["group_label"], "contender", f"median ({meta['value_label']})", "spread (min–max)"]
     if has_p99:
         header.append("p99 latency")
-    header += [f"× {baseline}", "runs"]
+    header.append(f"× {baseline}")
+    if has_cpu:
+        header += ["server CPU / request", f"CPU × {baseline}"]
+    header.append("runs")
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
     footnotes = []
@@ -234,6 +244,9 @@ def suite_markdown(suite_data):
             if has_p99:
                 cells.append(f"{row['p99_ms']:.2f} ms" if "p99_ms" in row else "–")
             cells.append(f"{row['ratio']:.2f}" if row["ratio"] is not None else "–")
+            if has_cpu:
+                cells.append(f"{row['cpu_ns']:,.0f} ns" if "cpu_ns" in row else "–")
+                cells.append(f"{row['cpu_ratio']:.2f}" if "cpu_ratio" in row else "–")
             cells.append(str(row["n"]))
             lines.append("| " + " | ".join(cells) + " |")
     measured = sorted({r["measured"] for r in rows.values() if r["measured"]})

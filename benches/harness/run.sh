@@ -41,7 +41,9 @@
 #               (plaintext, 16 requests per write via pipeline.lua), `json`, `db` (one random
 #               World row), `queries` (?queries=20), `fortunes` (12 rows + 1, sorted, escaped
 #               HTML) and `updates` (?queries=20). Load is `wrk -t1 -c64 --latency`. Reports
-#               requests/s and p99 latency. Every server's responses are checked once per run
+#               requests/s, p99 latency, and the server's CPU time per request (utime+stime
+#               from /proc/PID/stat around the wrk run, divided by the requests), which holds
+#               even when wrk, on its own core, is the bottleneck. Every server's responses are checked once per run
 #               (headers, bodies, row counts, the fortunes page, the ?queries= clamping); a
 #               contender that fails a check is flagged under the table.
 #               Contenders: rasgi's `techempower` binary, benches/peers/hyper
@@ -61,9 +63,11 @@
 #               current-thread.
 # memory        Server RSS growth per idle keep-alive connection, 10,000 connections opened by
 #               an asyncio client (clients.py), VmRSS from /proc/PID/status.
-# instructions  User-space instructions per request on /plaintext, counted by
-#               `valgrind --tool=callgrind`: (Ir after N sequential keep-alive requests − Ir of
-#               the same server started and stopped with no request) / N. rasgi vs hyper.
+# instructions  User-space instructions per request, counted by `valgrind --tool=callgrind`:
+#               (Ir after N keep-alive requests − Ir of the same server started and stopped
+#               with no request) / N, for `plaintext` (one request per write), `pipelined`
+#               (16 per write) and `json`. rasgi vs hyper. Deterministic: the figure to trust
+#               on a noisy machine.
 #
 # Method
 # ------
