@@ -13,6 +13,9 @@ pub struct Config {
     pub host: String,
     /// Port (`--port`, default 8000; 0 picks a free one).
     pub port: u16,
+    /// Serve on this inherited, already-listening socket instead of binding `host`/`port`
+    /// (`--fd N`, as uvicorn's). Without it, systemd's `LISTEN_FDS` is honoured.
+    pub fd: Option<i32>,
     /// Event loops, each on its own thread with its own listener (`--workers`).
     pub workers: usize,
     /// How long an idle kept-alive connection stays open (`--timeout-keep-alive`,
@@ -55,6 +58,7 @@ impl Default for Config {
         Config {
             host: "127.0.0.1".into(),
             port: 8000,
+            fd: None,
             workers: 1,
             timeout_keep_alive: Duration::from_secs(5),
             timeout_header: Duration::from_secs(10),
@@ -78,6 +82,7 @@ pub const USAGE: &str = "\
 Options:
   --host HOST                      bind to this address (default 127.0.0.1)
   --port PORT                      bind to this port (default 8000)
+  --fd N                           serve on the inherited listening socket N (systemd's LISTEN_FDS works too)
   --workers N                      event loops, one thread each (default 1)
   --timeout-keep-alive SECS        close idle keep-alive connections after SECS (default 5)
   --timeout-header SECS            a request head must arrive within SECS (default 10)
@@ -114,6 +119,7 @@ impl Config {
             match flag.as_str() {
                 "--host" => config.host = value("--host")?,
                 "--port" => config.port = number(&flag, &value(&flag)?)?,
+                "--fd" => config.fd = Some(number(&flag, &value(&flag)?)?),
                 "--workers" => config.workers = number::<usize>(&flag, &value(&flag)?)?.max(1),
                 "--timeout-keep-alive" => config.timeout_keep_alive = seconds(&flag, &value(&flag)?)?,
                 "--timeout-header" => config.timeout_header = seconds(&flag, &value(&flag)?)?,

@@ -6,8 +6,9 @@
 //!
 //! 1. builds the application and runs its lifespan startup (no connection is accepted
 //!    before it completes; a failure stops the server with the application's message);
-//! 2. binds its listener and accepts connections, one task per connection
-//!    (`conn.rs`);
+//! 2. binds its listener (or adopts the socket it inherited: `--fd N`, or systemd's
+//!    `LISTEN_FDS`, so that a supervisor can restart the server without ever closing the
+//!    port) and accepts connections, one task per connection (`conn.rs`);
 //! 3. on shutdown stops accepting, closes idle connections, waits for in-flight
 //!    requests (bounded by `--timeout-graceful-shutdown`), then runs lifespan shutdown.
 
@@ -27,8 +28,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use rasgi_executor::reactor::net::{ListenOptions, TcpListener};
-use rasgi_executor::{log_debug, log_error, log_info, select, sleep, spawn_named, timeout, Builder};
+use rasgi_executor::reactor::net::{inherit_listener, ListenOptions, TcpListener};
+use rasgi_executor::{log_debug, log_error, log_info, log_warn, select, sleep, spawn_named, timeout, Builder};
 
 pub use config::{Config, USAGE};
 pub use encode::reason_phrase;
@@ -110,7 +111,16 @@ where
     if config.handle_signals {
         signal::install(trigger.clone())?;
     }
-    let mut addr = resolve(&config.host, config.port)?;
+    // Where the socket comes from: inherited (`--fd`, or systemd's socket activation), or
+    // bound here from `--host`/`--port`.
+    let inherited = match config.fd {
+        Some(fd) => Some(adopt_fd(fd, "--fd")?),
+        None => socket_activation()?,
+    };
+    let mut addr = match &inherited {
+        Some(listener) => listener.local_addr().map_err(|e| ServerError::Config(format!("inherited socket: {e}")))?,
+        None => resolve(&config.host, config.port)?,
+    };
     let config = Arc::new(config);
     let make_app = Arc::new(make_app);
     let mut workers: Vec<thread::JoinHandle<Result<(), ServerError>>> = Vec::new();
@@ -119,9 +129,15 @@ where
     for index in 0..config.workers {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (worker_config, worker_app, worker_trigger) = (config.clone(), make_app.clone(), trigger.clone());
+        // An inherited socket is shared: each worker gets its own descriptor for it (a
+        // `dup`), and the kernel hands each new connection to one of the loops waiting.
+        let listen = match &inherited {
+            Some(listener) => Listen::Inherited(listener.try_clone()?),
+            None => Listen::Bind(addr),
+        };
         let worker = thread::Builder::new()
             .name(format!("rasgi-worker-{index}"))
-            .spawn(move || run_worker(worker_config, worker_app, worker_trigger, addr, ready_tx))?;
+            .spawn(move || run_worker(worker_config, worker_app, worker_trigger, listen, ready_tx))?;
         match ready_rx.recv() {
             Ok(Ok(bound)) => addr = bound,
             // The worker failed before listening: stop the ones already running.
@@ -143,6 +159,49 @@ where
     Ok(ServerHandle { addr, trigger, workers })
 }
 
+/// Where a worker's listener comes from.
+enum Listen {
+    /// Bind this address (with `SO_REUSEPORT` when there are several workers).
+    Bind(SocketAddr),
+    /// Serve on this already-listening socket.
+    Inherited(std::net::TcpListener),
+}
+
+/// Takes ownership of descriptor `fd`, which must be a listening TCP socket.
+fn adopt_fd(fd: i32, origin: &str) -> Result<std::net::TcpListener, ServerError> {
+    // SAFETY: fcntl(F_GETFD) takes no pointers; it only asks whether `fd` is open.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(ServerError::Config(format!("{origin}: file descriptor {fd} is not open")));
+    }
+    // SAFETY: the descriptor is open (checked above) and was handed to this process by
+    // its parent for it to serve on; nothing else in the process owns it, so the
+    // `OwnedFd` may close it.
+    let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    inherit_listener(owned).map_err(|e| ServerError::Config(format!("{origin}: file descriptor {fd}: {e}")))
+}
+
+/// systemd's socket activation: `LISTEN_PID` names this process and `LISTEN_FDS` says
+/// how many sockets it was given, starting at descriptor 3. The variables are removed,
+/// as `sd_listen_fds(1)` does, so that child processes do not believe they are meant.
+fn socket_activation() -> Result<Option<std::net::TcpListener>, ServerError> {
+    let (Ok(pid), Ok(fds)) = (std::env::var("LISTEN_PID"), std::env::var("LISTEN_FDS")) else { return Ok(None) };
+    if pid.parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(None);
+    }
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    match fds.parse::<i32>() {
+        Ok(0) | Err(_) => Err(ServerError::Config(format!("LISTEN_FDS={fds:?}: expected a count of sockets"))),
+        Ok(n) => {
+            if n > 1 {
+                log_warn!("LISTEN_FDS={n}: serving on the first socket (descriptor 3) only");
+            }
+            adopt_fd(3, "LISTEN_FDS").map(Some)
+        }
+    }
+}
+
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
     (host, port)
         .to_socket_addrs()
@@ -156,7 +215,7 @@ fn run_worker<A, F>(
     config: Arc<Config>,
     make_app: Arc<F>,
     trigger: Arc<ShutdownTrigger>,
-    addr: SocketAddr,
+    listen: Listen,
     ready: mpsc::Sender<Result<SocketAddr, ()>>,
 ) -> Result<(), ServerError>
 where
@@ -174,7 +233,7 @@ where
             return Err(e.into());
         }
     };
-    runtime.block_on(serve_loop(config, make_app(), trigger, addr, ready))
+    runtime.block_on(serve_loop(config, make_app(), trigger, listen, ready))
 }
 
 /// The life of one loop: startup, accept until told to stop, drain, shutdown.
@@ -182,7 +241,7 @@ async fn serve_loop<A: App>(
     config: Arc<Config>,
     app: A,
     trigger: Arc<ShutdownTrigger>,
-    addr: SocketAddr,
+    listen: Listen,
     ready: mpsc::Sender<Result<SocketAddr, ()>>,
 ) -> Result<(), ServerError> {
     let state = Rc::new(State::default());
@@ -191,8 +250,17 @@ async fn serve_loop<A: App>(
         let _ = ready.send(Err(()));
         return Err(ServerError::Startup(message));
     }
-    let options = ListenOptions { reuse_port: config.workers > 1, backlog: config.backlog };
-    let listener = match TcpListener::bind_with(addr, options) {
+    let (bound, addr) = match listen {
+        Listen::Bind(addr) => {
+            let options = ListenOptions { reuse_port: config.workers > 1, backlog: config.backlog };
+            (TcpListener::bind_with(addr, options), addr)
+        }
+        Listen::Inherited(std) => {
+            let addr = std.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            (TcpListener::from_std(std), addr)
+        }
+    };
+    let listener = match bound {
         Ok(listener) => listener,
         Err(source) => {
             let _ = ready.send(Err(()));

@@ -57,6 +57,14 @@ impl TcpListener {
         Ok(TcpListener { io, registration })
     }
 
+    /// Registers a listening socket made elsewhere (see [`inherit_listener`]).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        let mut io = mio::net::TcpListener::from_std(listener);
+        let registration = Registration::new(&mut io, Interest::READABLE)?;
+        Ok(TcpListener { io, registration })
+    }
+
     /// The address actually bound (useful after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.local_addr()
@@ -175,4 +183,41 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
     };
     (storage, len as libc::socklen_t)
+}
+
+/// Adopts a socket that is already listening: one inherited from a parent process (a
+/// supervisor that keeps the socket open across restarts, or systemd's socket
+/// activation). Checks that it is a listening TCP socket, and makes it close-on-exec: it
+/// must not leak into this process's own children. Needs no reactor; register the result
+/// on a loop with [`TcpListener::from_std`].
+pub fn inherit_listener(fd: OwnedFd) -> io::Result<std::net::TcpListener> {
+    let not_listening = || io::Error::new(io::ErrorKind::InvalidInput, "not a listening TCP socket");
+    if socket_option(&fd, libc::SO_TYPE)? != libc::SOCK_STREAM || socket_option(&fd, libc::SO_ACCEPTCONN)? == 0 {
+        return Err(not_listening());
+    }
+    // SAFETY: fcntl() on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let listener = std::net::TcpListener::from(fd);
+    // A Unix-domain socket (or another family) has no IP address.
+    listener.local_addr().map_err(|_| not_listening())?;
+    Ok(listener)
+}
+
+/// An integer socket option (`SOL_SOCKET` level).
+fn socket_option(fd: &OwnedFd, option: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt() writes at most `len` bytes into `value`, which is that large,
+    // and updates `len`; both pointers are valid and exclusive for the call.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, option, (&mut value as *mut libc::c_int).cast(), &mut len)
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
 }

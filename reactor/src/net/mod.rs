@@ -8,5 +8,5 @@
 mod listener;
 mod stream;
 
-pub use listener::{Accept, ListenOptions, TcpListener};
+pub use listener::{inherit_listener, Accept, ListenOptions, TcpListener};
 pub use stream::{Connect, Read, TcpStream, Write, WriteAll};
