@@ -92,6 +92,9 @@ pub struct HeadInfo {
     pub expect_continue: bool,
     /// The method is `HEAD`: the response gets headers but no body.
     pub is_head: bool,
+    /// The request carries `Forwarded` or `X-Forwarded-*` headers (believed or not
+    /// depending on who sent them: `server/proxy.rs`).
+    pub proxy_headers: bool,
 }
 
 /// Why a head was refused: the status to answer with (the connection then closes) and a
@@ -195,6 +198,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     let mut hosts = 0;
     let mut connection = ConnectionTokens::default();
     let mut expect_continue = false;
+    let mut proxy_headers = false;
     scope.headers.clear();
     for h in req.headers.iter() {
         let name = range_of(offset(h.name.as_bytes()), h.name.len());
@@ -234,6 +238,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
             }
             b"connection" => connection.add(h.value),
             b"expect" => expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue"),
+            b"forwarded" | b"x-forwarded-for" | b"x-forwarded-proto" => proxy_headers = true,
             _ => {}
         }
         scope.headers.push((name, value));
@@ -259,6 +264,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         keep_alive,
         expect_continue: expect_continue && version == HttpVersion::Http11,
         is_head: method == "HEAD",
+        proxy_headers,
     }))
 }
 

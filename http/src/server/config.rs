@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rasgi_executor::log::Level;
 
+use super::proxy::TrustedProxies;
 use crate::error::ServerError;
 
 /// Everything a server loop needs to know. Shared read-only by every worker.
@@ -45,6 +46,13 @@ pub struct Config {
     pub access_log: bool,
     /// Where the application is mounted behind a proxy (`--root-path`).
     pub root_path: String,
+    /// Believe `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` from trusted peers
+    /// for the scope's `client` and `scheme` (`--proxy-headers`, on by default as in
+    /// uvicorn; `--no-proxy-headers` turns it off).
+    pub proxy_headers: bool,
+    /// The peers whose proxy headers are believed (`--forwarded-allow-ips`, default
+    /// `$FORWARDED_ALLOW_IPS` or `127.0.0.1`, as uvicorn's).
+    pub forwarded_allow_ips: TrustedProxies,
     /// Listen backlog (`--backlog`).
     pub backlog: i32,
     /// Slow-poll warning threshold in milliseconds; 0 disables (`--slow-poll-ms`).
@@ -70,6 +78,11 @@ impl Default for Config {
             log_level: Level::Info,
             access_log: true,
             root_path: String::new(),
+            proxy_headers: true,
+            forwarded_allow_ips: std::env::var("FORWARDED_ALLOW_IPS")
+                .ok()
+                .and_then(|list| TrustedProxies::parse(&list).ok())
+                .unwrap_or_default(),
             backlog: 1024,
             slow_poll_ms: None,
             handle_signals: true,
@@ -94,6 +107,9 @@ Options:
   --log-level LEVEL                critical|error|warning|info|debug (default info)
   --no-access-log                  do not log each request
   --root-path PATH                 the mount point behind a proxy
+  --proxy-headers / --no-proxy-headers
+                                   believe X-Forwarded-For/-Proto and Forwarded from trusted peers (default on)
+  --forwarded-allow-ips LIST       trusted proxies: IPs and networks, comma-separated, or * (default 127.0.0.1)
   --backlog N                      listen backlog (default 1024)
   --slow-poll-ms MS                warn when one poll blocks the loop longer (default 100, 0 = off)
   -h, --help                       show this help
@@ -136,6 +152,12 @@ impl Config {
                 "--no-access-log" => config.access_log = false,
                 "--access-log" => config.access_log = true,
                 "--root-path" => config.root_path = value(&flag)?,
+                "--proxy-headers" => config.proxy_headers = true,
+                "--no-proxy-headers" => config.proxy_headers = false,
+                "--forwarded-allow-ips" => {
+                    config.forwarded_allow_ips = TrustedProxies::parse(&value(&flag)?)
+                        .map_err(|e| ServerError::Config(format!("--forwarded-allow-ips: {e}")))?
+                }
                 "--backlog" => config.backlog = number(&flag, &value(&flag)?)?,
                 "--slow-poll-ms" => config.slow_poll_ms = Some(number(&flag, &value(&flag)?)?),
                 other => return Err(ServerError::Config(format!("unknown option {other:?}; see --help"))),

@@ -233,6 +233,10 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
     let mut scope = Scope::new(ctx.root_path.clone(), ctx.state.clone(), Some(peer), server_addr);
     let mut idle_timer: Option<Sleep> = None;
     let mut clock_start = Some(accepted);
+    // Proxy headers are believed only from a trusted peer, which is known per connection.
+    let peer_is_proxy = ctx.config.proxy_headers && ctx.config.forwarded_allow_ips.trusts(peer.ip());
+    // The scope is reused per request: one that took a proxy's word must be reset.
+    let mut scope_rewritten = false;
 
     loop {
         let info = match next_request(&ctx, &conn, &mut scope, clock_start.take(), &mut idle_timer).await {
@@ -249,6 +253,15 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
                 break;
             }
         };
+        if peer_is_proxy && info.proxy_headers {
+            let forwarded = super::proxy::read(scope.headers(), &ctx.config.forwarded_allow_ips);
+            scope.client = Some(forwarded.client.unwrap_or(peer));
+            scope.scheme = forwarded.scheme.unwrap_or("http");
+            scope_rewritten = true;
+        } else if scope_rewritten {
+            (scope.client, scope.scheme) = (Some(peer), "http");
+            scope_rewritten = false;
+        }
         // Only the access log needs the request's start time: no clock read otherwise.
         let started = ctx.config.access_log.then(Instant::now);
         conn.body.borrow_mut().start(&info);
@@ -263,7 +276,7 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
 
         let (status, keep_alive) = conn.response.borrow().outcome();
         if let Some(started) = started {
-            log_access(peer, &scope, status, started);
+            log_access(scope.client().unwrap_or(peer), &scope, status, started);
         }
         if conn.disconnected.get() {
             return;
@@ -495,12 +508,13 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
     }
 }
 
-/// One access-log line, uvicorn's format plus the time taken.
-fn log_access(peer: SocketAddr, scope: &Scope, status: u16, started: Instant) {
+/// One access-log line, uvicorn's format plus the time taken. `client` is the scope's:
+/// behind a trusted proxy, the address the proxy reported.
+fn log_access(client: SocketAddr, scope: &Scope, status: u16, started: Instant) {
     let query = scope.query_string();
     let (sep, query) = if query.is_empty() { ("", "") } else { ("?", std::str::from_utf8(query).unwrap_or("")) };
     log_info!(
-        "{peer} - \"{} {}{sep}{query} HTTP/{}\" {status} {:.2}ms",
+        "{client} - \"{} {}{sep}{query} HTTP/{}\" {status} {:.2}ms",
         scope.method(),
         String::from_utf8_lossy(scope.raw_path()),
         scope.http_version().as_str(),

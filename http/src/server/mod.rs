@@ -16,6 +16,7 @@ pub(crate) mod buffer;
 mod config;
 pub(crate) mod conn;
 mod encode;
+pub mod proxy;
 pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
