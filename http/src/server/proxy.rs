@@ -120,7 +120,7 @@ pub(crate) fn read<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>, trus
 /// Walks the chain from the right past trusted proxies; the first untrusted hop (or
 /// the leftmost, if all are trusted) is the client.
 fn pick<T: Copy>(chain: &[T], addr: impl Fn(&T) -> Option<SocketAddr>, trusted: &TrustedProxies) -> Option<T> {
-    chain.iter().rev().find(|hop| addr(hop).map_or(true, |a| !trusted.trusts(a.ip()))).or(chain.first()).copied()
+    chain.iter().rev().find(|hop| !addr(hop).is_some_and(|a| trusted.trusts(a.ip()))).or(chain.first()).copied()
 }
 
 /// One element of a `Forwarded` list: `for=...;proto=...;by=...`.
