@@ -17,6 +17,9 @@ pub struct Config {
     /// Serve on this inherited, already-listening socket instead of binding `host`/`port`
     /// (`--fd N`, as uvicorn's). Without it, systemd's `LISTEN_FDS` is honoured.
     pub fd: Option<i32>,
+    /// Serve on a Unix-domain socket at this path instead of TCP (`--uds PATH`, as
+    /// uvicorn's): for a proxy on the same machine.
+    pub uds: Option<std::path::PathBuf>,
     /// Event loops, each on its own thread with its own listener (`--workers`).
     pub workers: usize,
     /// How long an idle kept-alive connection stays open (`--timeout-keep-alive`,
@@ -67,6 +70,7 @@ impl Default for Config {
             host: "127.0.0.1".into(),
             port: 8000,
             fd: None,
+            uds: None,
             workers: 1,
             timeout_keep_alive: Duration::from_secs(5),
             timeout_header: Duration::from_secs(10),
@@ -96,6 +100,7 @@ Options:
   --host HOST                      bind to this address (default 127.0.0.1)
   --port PORT                      bind to this port (default 8000)
   --fd N                           serve on the inherited listening socket N (systemd's LISTEN_FDS works too)
+  --uds PATH                       serve on a Unix-domain socket at PATH instead of TCP
   --workers N                      event loops, one thread each (default 1)
   --timeout-keep-alive SECS        close idle keep-alive connections after SECS (default 5)
   --timeout-header SECS            a request head must arrive within SECS (default 10)
@@ -109,7 +114,7 @@ Options:
   --root-path PATH                 the mount point behind a proxy
   --proxy-headers / --no-proxy-headers
                                    believe X-Forwarded-For/-Proto and Forwarded from trusted peers (default on)
-  --forwarded-allow-ips LIST       trusted proxies: IPs and networks, comma-separated, or * (default 127.0.0.1)
+  --forwarded-allow-ips LIST       trusted proxies: IPs and networks, unix: for --uds peers, or * (default 127.0.0.1)
   --backlog N                      listen backlog (default 1024)
   --slow-poll-ms MS                warn when one poll blocks the loop longer (default 100, 0 = off)
   -h, --help                       show this help
@@ -136,6 +141,7 @@ impl Config {
                 "--host" => config.host = value("--host")?,
                 "--port" => config.port = number(&flag, &value(&flag)?)?,
                 "--fd" => config.fd = Some(number(&flag, &value(&flag)?)?),
+                "--uds" => config.uds = Some(value(&flag)?.into()),
                 "--workers" => config.workers = number::<usize>(&flag, &value(&flag)?)?.max(1),
                 "--timeout-keep-alive" => config.timeout_keep_alive = seconds(&flag, &value(&flag)?)?,
                 "--timeout-header" => config.timeout_header = seconds(&flag, &value(&flag)?)?,

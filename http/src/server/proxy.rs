@@ -20,26 +20,33 @@ use crate::headers::trim;
 /// The peers whose proxy headers are believed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrustedProxies {
-    /// Networks as (address, prefix length); an empty list with `any` trusts everyone.
+    /// Networks as (address, prefix length).
     networks: Vec<(IpAddr, u8)>,
     /// `*`: every peer is trusted.
     any: bool,
+    /// `unix:`: peers on a Unix-domain socket (`--uds`) are trusted — a proxy on the
+    /// same machine, such as nginx in front of `--uds`.
+    unix: bool,
 }
 
 impl Default for TrustedProxies {
     fn default() -> Self {
-        TrustedProxies { networks: vec![(IpAddr::from([127, 0, 0, 1]), 32)], any: false }
+        TrustedProxies { networks: vec![(IpAddr::from([127, 0, 0, 1]), 32)], any: false, unix: false }
     }
 }
 
 impl TrustedProxies {
     /// Parses `--forwarded-allow-ips`: a comma-separated list of addresses and CIDR
-    /// networks (`127.0.0.1, 10.0.0.0/8, ::1`), or `*`.
+    /// networks (`127.0.0.1, 10.0.0.0/8, ::1`), `unix:` for Unix-domain peers, or `*`.
     pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        let mut trusted = TrustedProxies { networks: Vec::new(), any: false };
+        let mut trusted = TrustedProxies { networks: Vec::new(), any: false, unix: false };
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if item == "*" {
                 trusted.any = true;
+                continue;
+            }
+            if item == "unix:" {
+                trusted.unix = true;
                 continue;
             }
             let (addr, prefix) = match item.split_once('/') {
@@ -57,6 +64,11 @@ impl TrustedProxies {
             trusted.networks.push((addr, prefix));
         }
         Ok(trusted)
+    }
+
+    /// True if a peer on a Unix-domain socket may speak for its clients.
+    pub fn trusts_unix_socket(&self) -> bool {
+        self.any || self.unix
     }
 
     /// True if `ip` may speak for its clients.
