@@ -18,6 +18,7 @@ pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
 mod signal;
+pub(crate) mod websocket;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
