@@ -106,6 +106,8 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
         .get("/stream", stream_numbers);
+    // WebSocket: `/ws/echo`, `/ws/chat/{room}` and the `/chat` page.
+    let app = crate::chat::mount(app);
     crate::loopview::mount(app)
 }
 

@@ -100,6 +100,13 @@ struct State {
     close_received: bool,
     /// The TCP connection is over (end of stream, reset, or the session gave up on it).
     tcp_done: bool,
+    /// The connection failed (a protocol error, a late pong): once the close frame is out
+    /// the server sends FIN and discards whatever still arrives until the client's FIN.
+    /// Closing outright instead would make the kernel answer unread bytes with a reset,
+    /// which can destroy the close frame before the client reads it.
+    lingering: bool,
+    /// `shutdown(Write)` was called (while lingering).
+    write_shut: bool,
     /// When the session stops waiting for the close handshake to finish.
     close_deadline: Option<Instant>,
     /// When the next keepalive ping is due (only while open and no ping is outstanding).
@@ -201,6 +208,8 @@ impl<'c> Session<'c> {
                 close_sent: false,
                 close_received: false,
                 tcp_done: false,
+                lingering: false,
+                write_shut: false,
                 close_deadline: None,
                 next_ping: None,
                 pong_deadline: None,
@@ -386,7 +395,7 @@ impl<'c> Session<'c> {
                     log_info!("WebSocket closed: no pong within {:?}", self.config.ws_ping_timeout);
                     self.write_close(&mut st, close::INTERNAL_ERROR, "keepalive ping timeout");
                     push_disconnect(&mut st, close::ABNORMAL, "");
-                    st.close_received = true;
+                    st.lingering = true;
                 } else if st.next_ping.is_some_and(|d| d <= now) {
                     st.pings = st.pings.wrapping_add(1);
                     let payload = st.pings.to_be_bytes();
@@ -414,9 +423,13 @@ impl<'c> Session<'c> {
 
             // 5. Over? A refused handshake once its answer is out; an open one once both
             //    close frames have crossed (the server closes TCP first, RFC 6455 §7.1.1).
+            if st.lingering && flushed && !st.write_shut {
+                let _ = self.conn.stream.shutdown(std::net::Shutdown::Write);
+                st.write_shut = true;
+            }
             let over = match st.phase {
                 Phase::Refused => flushed,
-                Phase::Open => flushed && st.close_sent && st.close_received,
+                Phase::Open => flushed && st.close_sent && st.close_received && !st.lingering,
                 Phase::Handshake | Phase::Denying => false,
             };
             if over {
@@ -453,7 +466,11 @@ impl<'c> Session<'c> {
     /// reading is over.
     fn read_frames(&self, cx: &mut Context<'_>, st: &mut State) {
         loop {
-            if st.phase == Phase::Open && !st.close_received {
+            if st.lingering {
+                let mut rbuf = self.conn.rbuf.borrow_mut();
+                let all = rbuf.len();
+                rbuf.consume(all);
+            } else if st.phase == Phase::Open && !st.close_received {
                 let mut rbuf = self.conn.rbuf.borrow_mut();
                 while queued_messages(st) < MAX_QUEUE && !st.close_received && !rbuf.is_empty() {
                     match st.reader.read(rbuf.filled()) {
@@ -468,7 +485,8 @@ impl<'c> Session<'c> {
                             log_info!("WebSocket failed ({}): {}", failure.code, failure.reason);
                             self.write_close(st, failure.code, failure.reason);
                             push_disconnect(st, failure.code, failure.reason);
-                            st.close_received = true;
+                            st.lingering = true;
+                            break;
                         }
                     }
                 }
@@ -477,6 +495,7 @@ impl<'c> Session<'c> {
             // the client has closed, or before the handshake is answered (only a
             // disconnect matters then, and a full buffer must not spin).
             let can_read = match st.phase {
+                Phase::Open if st.lingering => true,
                 Phase::Open => queued_messages(st) < MAX_QUEUE && !st.close_received,
                 Phase::Handshake | Phase::Denying => !self.conn.rbuf.borrow().is_full(),
                 Phase::Refused => false,
