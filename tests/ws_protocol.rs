@@ -5,9 +5,8 @@
 //! through a journal, what the application saw.
 
 mod server_support;
+mod ws_support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use rasgi_http::server::Config;
@@ -15,7 +14,8 @@ use rasgi_http::{
     header, App, AppError, Message, Receive, Scope, Sender, WebSocketChannel, WebSocketReceiveEvent, WebSocketScope,
     WebSocketSendEvent,
 };
-use server_support::{config, Journal, TestServer, IO_TIMEOUT};
+use server_support::{config, Journal, TestServer};
+use ws_support::{frame, upgrade, Ws, ACCEPTED, KEY};
 
 /// The test application. `/echo` accepts (choosing `chat` if offered) and echoes every
 /// message; `/deny` refuses with 403; `/teapot` refuses with its own 418 response;
@@ -99,112 +99,18 @@ fn start() -> (TestServer, Journal) {
     start_with(config())
 }
 
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPTED: &str = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
-                        sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-
-fn upgrade(path: &str, extra: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
-/// A masked client frame (the mask is fixed, so the bytes on the wire are predictable).
-fn frame(first_byte: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [0x37, 0xfa, 0x21, 0x3d];
-    let mut out = vec![first_byte];
-    match payload.len() {
-        n @ 0..=125 => out.push(0x80 | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
-}
-
-/// A raw socket that has finished the handshake.
-struct Ws {
-    stream: TcpStream,
-}
-
-impl Ws {
-    fn open(server: &TestServer, path: &str) -> Ws {
-        let (ws, head) = Ws::handshake(server, &upgrade(path, ""));
-        assert_eq!(head, ACCEPTED);
-        ws
-    }
-
-    /// Sends `request` and reads the response head (up to the blank line).
-    fn handshake(server: &TestServer, request: &str) -> (Ws, String) {
-        let stream = TcpStream::connect(server.addr).expect("connect");
-        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-        let mut ws = Ws { stream };
-        ws.send(request.as_bytes());
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(ws.byte().expect("the response head"));
-        }
-        (ws, String::from_utf8(head).expect("an ASCII head"))
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send");
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        let mut b = [0u8];
-        match self.stream.read(&mut b) {
-            Ok(1) => Some(b[0]),
-            _ => None,
-        }
-    }
-
-    /// Reads exactly `expected.len()` bytes and compares them.
-    fn expect(&mut self, expected: &[u8]) {
-        let mut got = vec![0u8; expected.len()];
-        self.stream.read_exact(&mut got).expect("the expected bytes");
-        assert_eq!(got, expected, "got {:?}", String::from_utf8_lossy(&got));
-    }
-
-    /// Asserts the server closes the TCP connection with nothing more to say.
-    fn expect_eof(&mut self) {
-        let mut rest = Vec::new();
-        let _ = self.stream.read_to_end(&mut rest);
-        assert!(rest.is_empty(), "expected end of stream, got {rest:?}");
-    }
-
-    /// Sends `bytes` and expects the server to fail the connection with `code` and
-    /// `reason`, then close TCP.
-    fn expect_failure(&mut self, bytes: &[u8], code: u16, reason: &str) {
-        self.send(bytes);
-        let mut close = vec![0x88, 2 + reason.len() as u8];
-        close.extend_from_slice(&code.to_be_bytes());
-        close.extend_from_slice(reason.as_bytes());
-        self.expect(&close);
-        self.expect_eof();
-    }
-}
-
 #[test]
 fn handshake_is_answered_with_the_rfc_accept_key_and_declines_extensions() {
     let (server, _) = start();
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
-    let (_, head) = Ws::handshake(&server, &upgrade("/echo", offer));
+    let (_, head) = Ws::handshake(server.addr, &upgrade("/echo", offer));
     assert_eq!(head, ACCEPTED, "no sec-websocket-extensions: the offer is declined");
 }
 
 #[test]
 fn subprotocol_chosen_by_the_application() {
     let (server, _) = start();
-    let (_, head) = Ws::handshake(&server, &upgrade("/echo", "Sec-WebSocket-Protocol: superchat, chat\r\n"));
+    let (_, head) = Ws::handshake(server.addr, &upgrade("/echo", "Sec-WebSocket-Protocol: superchat, chat\r\n"));
     assert_eq!(
         head,
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
@@ -234,7 +140,7 @@ fn bad_handshakes_get_400_or_426_with_a_reason() {
         (upgrade("/echo", "").replace("GET", "POST"), "400 Bad Request", "a WebSocket handshake must be a GET request"),
     ];
     for (request, status, reason) in cases {
-        let (mut ws, head) = Ws::handshake(&server, &request);
+        let (mut ws, head) = Ws::handshake(server.addr, &request);
         assert!(head.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{head}");
         assert!(head.contains("connection: close\r\n"), "{head}");
         assert_eq!(head.contains("sec-websocket-version: 13\r\n"), status.starts_with("426"), "{head}");
@@ -248,16 +154,16 @@ fn bad_handshakes_get_400_or_426_with_a_reason() {
 #[test]
 fn refusals_before_accept() {
     let (server, _) = start();
-    let (mut ws, head) = Ws::handshake(&server, &upgrade("/deny", ""));
+    let (mut ws, head) = Ws::handshake(server.addr, &upgrade("/deny", ""));
     assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{head}");
     ws.expect(b"403 Forbidden: the application refused the WebSocket connection\n");
     ws.expect_eof();
-    let (mut ws, head) = Ws::handshake(&server, &upgrade("/teapot", ""));
+    let (mut ws, head) = Ws::handshake(server.addr, &upgrade("/teapot", ""));
     assert!(head.starts_with("HTTP/1.1 418 I'm a teapot\r\n") || head.starts_with("HTTP/1.1 418 "), "{head}");
     assert!(head.contains("content-length: 15\r\n") && head.contains("connection: close\r\n"), "{head}");
     ws.expect(b"short and stout");
     ws.expect_eof();
-    let (mut ws, head) = Ws::handshake(&server, &upgrade("/silent", ""));
+    let (mut ws, head) = Ws::handshake(server.addr, &upgrade("/silent", ""));
     assert!(head.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{head}");
     ws.expect(b"500 Internal Server Error: Internal Server Error\n");
     ws.expect_eof();
@@ -266,7 +172,7 @@ fn refusals_before_accept() {
 #[test]
 fn echo_text_and_binary_unmasked_with_the_shortest_length() {
     let (server, _) = start();
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     ws.send(&frame(0x81, b"Hello"));
     ws.expect(b"\x81\x05Hello");
     let payload: Vec<u8> = (0..=255).collect();
@@ -284,7 +190,7 @@ fn echo_text_and_binary_unmasked_with_the_shortest_length() {
 #[test]
 fn fragments_with_a_ping_between_them() {
     let (server, journal) = start();
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     let mut stream = frame(0x01, "κό".as_bytes());
     stream.extend(frame(0x89, b"are you there"));
     stream.extend(frame(0x00, "σ".as_bytes()));
@@ -303,7 +209,7 @@ fn fragments_with_a_ping_between_them() {
 #[test]
 fn unmasked_frames_fail_with_1002() {
     let (server, journal) = start();
-    Ws::open(&server, "/echo").expect_failure(b"\x81\x05Hello", 1002, "a client frame that is not masked");
+    Ws::open(server.addr, "/echo").expect_failure(b"\x81\x05Hello", 1002, "a client frame that is not masked");
     assert_eq!(journal.wait_for(1), ["/echo 1002 a client frame that is not masked"]);
 }
 
@@ -311,21 +217,21 @@ fn unmasked_frames_fail_with_1002() {
 fn reserved_bits_unknown_opcodes_and_bad_control_frames_fail_with_1002() {
     let (server, _) = start();
     let reserved = "reserved bits set without an extension that defines them";
-    Ws::open(&server, "/echo").expect_failure(&frame(0xC1, b"x"), 1002, reserved);
-    Ws::open(&server, "/echo").expect_failure(&frame(0x91, b"x"), 1002, reserved);
-    Ws::open(&server, "/echo").expect_failure(&frame(0x83, b"x"), 1002, "an unknown opcode");
-    Ws::open(&server, "/echo").expect_failure(&frame(0x8B, b"x"), 1002, "an unknown opcode");
-    Ws::open(&server, "/echo").expect_failure(&frame(0x09, b"x"), 1002, "a fragmented control frame");
+    Ws::open(server.addr, "/echo").expect_failure(&frame(0xC1, b"x"), 1002, reserved);
+    Ws::open(server.addr, "/echo").expect_failure(&frame(0x91, b"x"), 1002, reserved);
+    Ws::open(server.addr, "/echo").expect_failure(&frame(0x83, b"x"), 1002, "an unknown opcode");
+    Ws::open(server.addr, "/echo").expect_failure(&frame(0x8B, b"x"), 1002, "an unknown opcode");
+    Ws::open(server.addr, "/echo").expect_failure(&frame(0x09, b"x"), 1002, "a fragmented control frame");
     let long_ping = frame(0x89, &[0; 126]);
-    Ws::open(&server, "/echo").expect_failure(&long_ping, 1002, "a control frame longer than 125 bytes");
+    Ws::open(server.addr, "/echo").expect_failure(&long_ping, 1002, "a control frame longer than 125 bytes");
     let lone = frame(0x80, b"x");
-    Ws::open(&server, "/echo").expect_failure(&lone, 1002, "a continuation frame with no message open");
+    Ws::open(server.addr, "/echo").expect_failure(&lone, 1002, "a continuation frame with no message open");
 }
 
 #[test]
 fn invalid_utf8_fails_with_1007_before_the_message_ends() {
     let (server, journal) = start();
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     // A first fragment (FIN clear) whose second byte cannot follow its first.
     ws.expect_failure(&frame(0x01, b"ok\xce\xff"), 1007, "a text message that is not UTF-8");
     assert_eq!(journal.wait_for(1), ["/echo 1007 a text message that is not UTF-8"]);
@@ -341,10 +247,10 @@ fn close_codes_are_validated() {
         (b"\x03\xe8\xff", 1007, "a close reason that is not UTF-8"),
     ];
     for (payload, code, reason) in cases {
-        Ws::open(&server, "/echo").expect_failure(&frame(0x88, payload), code, reason);
+        Ws::open(server.addr, "/echo").expect_failure(&frame(0x88, payload), code, reason);
     }
     // An empty close is echoed empty; the application hears 1005.
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     ws.send(&frame(0x88, b""));
     ws.expect(b"\x88\x00");
     ws.expect_eof();
@@ -353,7 +259,7 @@ fn close_codes_are_validated() {
 #[test]
 fn messages_over_the_size_limit_fail_with_1009() {
     let (server, journal) = start_with(Config { ws_max_size: 1000, ..config() });
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     ws.send(&frame(0x02, &[1; 600]));
     // Refused on the second fragment's header: 600 + 401 > 1000.
     let mut header_only = frame(0x80, &[2; 401]);
@@ -365,7 +271,7 @@ fn messages_over_the_size_limit_fail_with_1009() {
 #[test]
 fn the_application_closes_and_the_server_waits_for_the_echo() {
     let (server, journal) = start();
-    let mut ws = Ws::open(&server, "/bye");
+    let mut ws = Ws::open(server.addr, "/bye");
     ws.expect(b"\x88\x05\x0f\xa0bye");
     ws.send(&frame(0x88, b"\x0f\xa0"));
     ws.expect_eof();
@@ -375,7 +281,7 @@ fn the_application_closes_and_the_server_waits_for_the_echo() {
 #[test]
 fn a_panicking_handler_closes_with_1011() {
     let (server, _) = start();
-    let mut ws = Ws::open(&server, "/panic");
+    let mut ws = Ws::open(server.addr, "/panic");
     ws.expect(b"\x88\x02\x03\xf3");
     ws.send(&frame(0x88, b"\x03\xf3"));
     ws.expect_eof();
@@ -384,7 +290,7 @@ fn a_panicking_handler_closes_with_1011() {
 #[test]
 fn a_vanished_client_gives_1006() {
     let (server, journal) = start();
-    let ws = Ws::open(&server, "/echo");
+    let ws = Ws::open(server.addr, "/echo");
     drop(ws);
     assert_eq!(journal.wait_for(1), ["/echo 1006 "]);
 }
@@ -392,7 +298,7 @@ fn a_vanished_client_gives_1006() {
 #[test]
 fn graceful_shutdown_closes_with_1001() {
     let (server, journal) = start();
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     ws.send(&frame(0x81, b"hi"));
     ws.expect(b"\x81\x02hi");
     server.begin_shutdown();
@@ -410,7 +316,7 @@ fn keepalive_pings_and_their_timeout() {
         ..config()
     };
     let (server, journal) = start_with(config);
-    let mut ws = Ws::open(&server, "/echo");
+    let mut ws = Ws::open(server.addr, "/echo");
     ws.expect(b"\x89\x04\0\0\0\x01");
     ws.send(&frame(0x8A, b"\0\0\0\x01"));
     ws.expect(b"\x89\x04\0\0\0\x02");
@@ -423,7 +329,7 @@ fn keepalive_pings_and_their_timeout() {
 #[test]
 fn a_client_that_does_not_read_holds_the_sender_back() {
     let (server, journal) = start();
-    let ws = Ws::open(&server, "/flood");
+    let ws = Ws::open(server.addr, "/flood");
     // The client reads nothing. The application's sends must stall once the socket
     // buffers and the server's bounded write buffer are full — far short of 64 MiB.
     std::thread::sleep(Duration::from_millis(500));
@@ -437,7 +343,7 @@ fn a_client_that_does_not_read_holds_the_sender_back() {
 #[test]
 fn ws_none_serves_the_upgrade_as_plain_http() {
     let (server, _) = start_with(Config { ws: false, ..config() });
-    let (mut ws, head) = Ws::handshake(&server, &upgrade("/echo", ""));
+    let (mut ws, head) = Ws::handshake(server.addr, &upgrade("/echo", ""));
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     ws.expect(b"plain http");
 }

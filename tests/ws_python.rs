@@ -128,6 +128,22 @@ with connect(URL + '/ws/echo', max_size=None) as ws:
 }
 
 #[test]
+fn a_raised_limit_carries_larger_messages() {
+    let config = rasgi_http::server::Config { ws_max_size: 48 * 1024 * 1024, ..config() };
+    let server = TestServer::start(config, || rasgi::chat::mount(App::new()));
+    let out = python(
+        &server,
+        r#"
+with connect(URL + '/ws/echo', max_size=None) as ws:
+    huge = bytes(range(256)) * (40 * 1024 * 4)
+    ws.send(huge)
+    print(len(huge), ws.recv() == huge)
+"#,
+    );
+    assert_eq!(out, "41943040 True\n");
+}
+
+#[test]
 fn a_chat_room_fans_out() {
     let server = start();
     let out = python(
