@@ -86,8 +86,8 @@ struct State {
     connect_pending: bool,
     /// The validated handshake: the accept key and the offered subprotocols.
     handshake: Handshake,
-    /// Events for the application, oldest first; at most [`MAX_QUEUE`] messages plus
-    /// one disconnect.
+    /// Events for the application, oldest first: at most [`MAX_QUEUE`] messages (decoding
+    /// stops at the bound) and the one disconnect.
     inbox: VecDeque<WebSocketReceiveEvent>,
     /// The disconnect, once known; `receive` repeats it after the inbox is drained.
     disconnect: Option<(u16, String)>,
@@ -472,7 +472,7 @@ impl<'c> Session<'c> {
                 rbuf.consume(all);
             } else if st.phase == Phase::Open && !st.close_received {
                 let mut rbuf = self.conn.rbuf.borrow_mut();
-                while queued_messages(st) < MAX_QUEUE && !st.close_received && !rbuf.is_empty() {
+                while st.inbox.len() < MAX_QUEUE && !st.close_received && !rbuf.is_empty() {
                     match st.reader.read(rbuf.filled()) {
                         Ok((used, item)) => {
                             rbuf.consume(used);
@@ -496,7 +496,7 @@ impl<'c> Session<'c> {
             // disconnect matters then, and a full buffer must not spin).
             let can_read = match st.phase {
                 Phase::Open if st.lingering => true,
-                Phase::Open => queued_messages(st) < MAX_QUEUE && !st.close_received,
+                Phase::Open => st.inbox.len() < MAX_QUEUE && !st.close_received,
                 Phase::Handshake | Phase::Denying => !self.conn.rbuf.borrow().is_full(),
                 Phase::Refused => false,
             };
@@ -552,11 +552,6 @@ impl<'c> Session<'c> {
         }
         st.close_deadline = Some(st.close_deadline.unwrap_or_else(|| Instant::now() + CLOSE_TIMEOUT));
     }
-}
-
-/// Messages in the inbox (the disconnect does not count against the bound).
-fn queued_messages(st: &State) -> usize {
-    st.inbox.len()
 }
 
 /// Queues the one `websocket.disconnect` the application gets.
