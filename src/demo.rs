@@ -12,7 +12,8 @@
 //! | `@app.middleware("http")` adding `X-Process-Time` | [`middleware::process_time`] |
 //!
 //! Plus the FastAPI tutorial's `/items` routes, to show path, query and body
-//! parameters and their 422 errors, and a streamed response.
+//! parameters and their 422 errors, a streamed response, and the WebSocket routes of
+//! [`crate::chat`] (`/ws/echo`, `/ws/chat/{room}`, the `/chat` page).
 
 use std::fmt;
 use std::rc::Rc;
