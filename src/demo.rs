@@ -12,7 +12,8 @@
 //! | `@app.middleware("http")` adding `X-Process-Time` | [`middleware::process_time`] |
 //!
 //! Plus the FastAPI tutorial's `/items` routes, to show path, query and body
-//! parameters and their 422 errors, and a streamed response.
+//! parameters and their 422 errors, a streamed response, and the WebSocket routes of
+//! [`crate::chat`] (`/ws/echo`, `/ws/chat/{room}`, the `/chat` page).
 
 use std::fmt;
 use std::rc::Rc;
@@ -118,6 +119,8 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
         .get("/stream", stream_numbers);
+    // WebSocket: `/ws/echo`, `/ws/chat/{room}` and the `/chat` page.
+    let app = crate::chat::mount(app);
     if live_view {
         crate::loopview::mount(app)
     } else {

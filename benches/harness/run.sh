@@ -15,12 +15,12 @@
 #
 #   --short          1 round of 5 s per run (1 s warm-up): the whole server suite in a few
 #                    minutes. The default is 3 rounds of 15 s with a 2 s warm-up.
-#   --suite          server (default), pg, https, exec, memory, instructions, or all.
+#   --suite          server (default), pg, https, exec, memory, instructions, ws, or all.
 #   --only           scenarios or measurements to run, e.g. `--only db,fortunes` or
 #                    `--suite pg --only rows`. Each suite keeps the names that are its own.
 #   --contenders     e.g. `--contenders rasgi,hyper`. Names: rasgi, hyper, fastapi, raw-asgi
 #                    (servers), tokio-postgres, asyncpg (pg), hyper-rustls, httpx (https),
-#                    tokio (exec).
+#                    tokio (exec), tokio-tungstenite, uvicorn (ws).
 #   --rounds/--duration/--warmup   override the mode's defaults.
 #   --idle-connections N   connections the memory suite holds (default 10000).
 #   --requests N     requests the instructions suite counts (default 20000, 5000 with --short).
@@ -61,6 +61,13 @@
 #               awaited), `pingpong` (100k wake round trips between two tasks), `timers`
 #               (100k sleeps of 1-10 ms; CPU time per timer). rasgi's `execbench` vs tokio
 #               current-thread.
+# ws            WebSocket servers, all driven by rasgi's `wsbench client` pinned to the load
+#               core: echo round trips/s of a 32-byte text message over 1 and 64 connections
+#               (`echo_c1`, `echo_c64`), and `broadcast_1000`: 1,000 clients on
+#               /ws/broadcast, one sends, timed until all 1,000 have it (median of 50, as
+#               broadcasts/s). rasgi's `wsbench serve` vs benches/peers/tungstenite
+#               (tokio-tungstenite, current-thread) vs benches/peers/python/ws_app.py (FastAPI's
+#               `@app.websocket` on uvicorn with `--ws websockets`).
 # memory        Server RSS growth per idle keep-alive connection, 10,000 connections opened by
 #               an asyncio client (clients.py), VmRSS from /proc/PID/status.
 # instructions  User-space instructions per request, counted by `valgrind --tool=callgrind`:
@@ -170,7 +177,7 @@ else
     : "${ROUNDS:=3}" "${DURATION:=15}" "${WARMUP:=2}" "${REQUESTS:=20000}"
 fi
 
-[ "$SUITE" = all ] && SUITES="server pg https exec memory instructions" || SUITES=${SUITE//,/ }
+[ "$SUITE" = all ] && SUITES="server pg https exec memory instructions ws" || SUITES=${SUITE//,/ }
 wants() { # wants SUITE...: is any of these suites selected?
     local s
     for s in "$@"; do
@@ -295,6 +302,11 @@ build_peers() {
         tail -30 "$WORK/build-peers.log"
         die "building the peers failed (log above)"
     fi
+    if wants ws && ! CARGO_TARGET_DIR="$PEER_TARGET" cargo build --release \
+            --manifest-path "$PEERS_DIR/tungstenite/Cargo.toml" >>"$WORK/build-peers.log" 2>&1; then
+        tail -30 "$WORK/build-peers.log"
+        die "building the tokio-tungstenite peer failed (log above)"
+    fi
 }
 
 # rasgi's binaries for the selected suites. A binary the package does not declare yet is
@@ -306,6 +318,7 @@ build_rasgi() {
     wants pg && bins+=(pgbench)
     wants https && bins+=(httpsbench)
     wants exec && bins+=(execbench)
+    wants ws && bins+=(wsbench)
     export RASGI_BINS=""
     for bin in "${bins[@]}"; do export "RASGI_WHY_$bin=not selected"; done
     wants_contender rasgi || return 0
@@ -444,7 +457,7 @@ EOF
 
 say "rasgi benchmarks: suites [$SUITES], $ROUNDS round(s) × ${DURATION} s$([ "$SHORT" = 1 ] && echo ' (short mode)')"
 install_tools
-wants server pg https memory && ensure_venv
+wants server pg https memory ws && ensure_venv
 if [ "$BUILD" = 1 ]; then
     build_peers
 else

@@ -20,7 +20,7 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `asgi.rs` | the contract: [`Scope`], [`ReceiveEvent`], [`SendEvent`], [`App`], lifespan, [`State`] |
+//! | `asgi.rs` | the contract: [`Scope`], [`ReceiveEvent`], [`SendEvent`], [`App`], lifespan, [`State`], the `websocket` scope and its events |
 //! | `head.rs` | reading a request head: check-then-parse with httparse, and the strict rules |
 //! | `headers.rs` | the header vocabulary the server and the client share: tokens, values, `Content-Length`, `Connection` |
 //! | `chunked.rs` | the chunked transfer coding, both directions |
@@ -34,6 +34,8 @@
 //! | `server/buffer.rs` | the connection's read buffer |
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
+//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages |
+//! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
 //! | `error.rs` | this crate's errors |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
@@ -52,7 +54,9 @@ pub mod headers;
 pub mod middleware;
 pub mod server;
 pub mod tls;
+pub mod ws;
 
 pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, ReceiveEvent, Scope, SendEvent, State};
+pub use asgi::{Message, WebSocketChannel, WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};

@@ -62,6 +62,17 @@ pub struct Config {
     pub slow_poll_ms: Option<u64>,
     /// Catch SIGINT/SIGTERM for graceful shutdown. Off for servers inside tests.
     pub handle_signals: bool,
+    /// Serve WebSocket upgrades (`--ws auto`, the default); `--ws none` answers them as
+    /// plain HTTP requests, as uvicorn does.
+    pub ws: bool,
+    /// Largest WebSocket message in bytes (`--ws-max-size`, 16 MiB); 1009 beyond.
+    pub ws_max_size: u64,
+    /// How often an idle WebSocket is pinged (`--ws-ping-interval`, 20 s); `None` (0)
+    /// sends no pings.
+    pub ws_ping_interval: Option<Duration>,
+    /// How long a ping may wait for its pong before the connection is dropped
+    /// (`--ws-ping-timeout`, 20 s).
+    pub ws_ping_timeout: Duration,
 }
 
 impl Default for Config {
@@ -90,6 +101,10 @@ impl Default for Config {
             backlog: 1024,
             slow_poll_ms: None,
             handle_signals: true,
+            ws: true,
+            ws_max_size: 16 * 1024 * 1024,
+            ws_ping_interval: Some(Duration::from_secs(20)),
+            ws_ping_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -117,6 +132,10 @@ Options:
   --forwarded-allow-ips LIST       trusted proxies: IPs and networks, unix: for --uds peers, or * (default 127.0.0.1)
   --backlog N                      listen backlog (default 1024)
   --slow-poll-ms MS                warn when one poll blocks the loop longer (default 100, 0 = off)
+  --ws auto|none                   serve WebSocket upgrades (default auto)
+  --ws-max-size BYTES              largest WebSocket message (default 16777216)
+  --ws-ping-interval SECS          ping idle WebSockets every SECS (default 20, 0 = never)
+  --ws-ping-timeout SECS           drop a WebSocket whose pong is this late (default 20)
   -h, --help                       show this help
 ";
 
@@ -166,6 +185,19 @@ impl Config {
                 }
                 "--backlog" => config.backlog = number(&flag, &value(&flag)?)?,
                 "--slow-poll-ms" => config.slow_poll_ms = Some(number(&flag, &value(&flag)?)?),
+                "--ws" => {
+                    config.ws = match value(&flag)?.as_str() {
+                        "auto" | "websockets" => true,
+                        "none" => false,
+                        v => return Err(ServerError::Config(format!("--ws expects auto or none, got {v:?}"))),
+                    }
+                }
+                "--ws-max-size" => config.ws_max_size = number(&flag, &value(&flag)?)?,
+                "--ws-ping-interval" => {
+                    let every = seconds(&flag, &value(&flag)?)?;
+                    config.ws_ping_interval = (!every.is_zero()).then_some(every);
+                }
+                "--ws-ping-timeout" => config.ws_ping_timeout = seconds(&flag, &value(&flag)?)?,
                 other => return Err(ServerError::Config(format!("unknown option {other:?}; see --help"))),
             }
         }
@@ -205,6 +237,10 @@ mod tests {
         assert_eq!((c.port, c.workers, c.access_log), (9000, 2, false));
         assert_eq!(c.timeout_keep_alive, Duration::from_millis(7500));
         assert_eq!(c.log_level, Level::Warn);
+        let ws = ["--ws-max-size", "1024", "--ws-ping-interval=0", "--ws-ping-timeout", "2.5", "--ws", "none"];
+        let c = Config::from_args(ws.iter().map(|s| s.to_string())).unwrap();
+        assert_eq!((c.ws, c.ws_max_size, c.ws_ping_interval), (false, 1024, None));
+        assert_eq!(c.ws_ping_timeout, Duration::from_millis(2500));
         let err = Config::from_args(["--prot".to_string()]).unwrap_err();
         assert_eq!(err.to_string(), "invalid configuration: unknown option \"--prot\"; see --help");
     }

@@ -271,6 +271,9 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: So
         conn.body.borrow_mut().start(&info);
         conn.response.borrow_mut().start(info.is_head, info.keep_alive, scope.http_version());
 
+        if super::websocket::wants_upgrade(&ctx.config, &scope) {
+            return super::websocket::serve(&ctx, &conn, &scope, peer).await;
+        }
         let over_limit = ctx.config.limit_concurrency.is_some_and(|limit| ctx.connections.open() > limit);
         if over_limit {
             conn.response.borrow_mut().write_error(&conn, 503, "server at its concurrency limit, try again");

@@ -23,6 +23,7 @@ pub(crate) mod shutdown;
 mod signal;
 mod socket;
 mod stall;
+pub(crate) mod websocket;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
