@@ -141,8 +141,11 @@ pub async fn async_route(_request: Request) -> Json<Value> {
 }
 
 /// The seed's `cpu_bound_task`: a loop long enough to matter.
+///
+/// `black_box` hides each step from the optimizer; without it `(0..n).sum()` folds to
+/// the closed form `n(n-1)/2` at compile time and the route would burn no CPU at all.
 pub fn cpu_bound_task() -> u64 {
-    (0..1_000_000u64).sum()
+    (0..1_000_000u64).fold(0, |total, i| std::hint::black_box(total + i))
 }
 
 /// `GET /cpu-task`: runs the CPU-bound loop on the blocking pool (`run_in_executor`),

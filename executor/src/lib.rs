@@ -34,7 +34,15 @@
 //! | `blocking.rs` | [`spawn_blocking`] — `run_in_executor` / `asyncio.to_thread` |
 //! | `sync/` | [`sync::oneshot`], [`sync::mpsc`], [`sync::Semaphore`], [`sync::broadcast`] |
 //! | `coroutine.rs` | one coroutine written twice: as `async fn` and desugared by hand |
-//! | `log.rs` | the one place rasgi writes diagnostics to stderr |
+//! | `log.rs` | the logger: warnings and the access log on stderr (one of three writers, below) |
+//! | `promises.rs` | [`promises`]: what the compiler checks — `!Send` tasks, `Send` blocking jobs |
+//! | `glossary.rs` | [`glossary`]: `Pin`, `pin!`, `poll_fn`, `ready!`, `Waker`, `Context` for Python readers |
+//!
+//! Three things write to stderr, and only the first is this crate's logger: [`log`]
+//! (warnings, errors, the access log; `--log-level`), the reactor's narration
+//! ([`reactor::trace`], only with `RASGI_TRACE=1`), and std's panic hook, which prints
+//! every panic — a handler's, a task's, a blocking job's — before `catch_unwind` turns
+//! it into a value.
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -43,8 +51,10 @@ pub mod blocking;
 mod combinators;
 pub mod coroutine;
 mod executor;
+pub mod glossary;
 mod join;
 pub mod log;
+pub mod promises;
 mod runtime;
 pub mod sync;
 pub mod task;

@@ -300,11 +300,13 @@ impl Reactor {
         CURRENT.with(|c| c.borrow().clone().map(|inner| Reactor { inner }))
     }
 
-    /// Registers a mio source for both read and write readiness.
+    /// Registers a mio source for the readiness in `interest` and returns its token.
     ///
-    /// Both interests are registered once, up front: with edge-triggered epoll an
-    /// interest that is not currently awaited costs nothing (no event repeats), while
-    /// changing interests per operation would cost an `epoll_ctl` system call each time.
+    /// The interest is chosen once, up front, and never changed: a stream passes
+    /// `READABLE | WRITABLE`, a listener only `READABLE` (it is never written to). With
+    /// edge-triggered epoll an interest that is not currently awaited costs nothing (no
+    /// event repeats), while changing interests per operation would cost an `epoll_ctl`
+    /// system call each time.
     pub(crate) fn register(&self, source: &mut impl mio::event::Source, interest: Interest) -> io::Result<usize> {
         let token = self.inner.sources.borrow_mut().insert();
         let registered = self.inner.poll.borrow().registry().register(source, Token(token), interest);

@@ -103,8 +103,13 @@ impl Waiters {
     }
 }
 
-/// A socket registered with the reactor of the thread that created it. Deregisters
-/// itself (through [`Registration::deregister`]) when its owner is dropped.
+/// A socket registered with the reactor of the thread that created it.
+///
+/// It has no `Drop` of its own: deregistering needs the mio source, which the owning
+/// socket holds, not the registration. So each socket type calls
+/// [`Registration::deregister`] from its own `Drop`. A registration dropped without that
+/// call leaves its slot (and any waker in it) in the reactor's table until the thread's
+/// reactor goes away; closing the fd still removes it from epoll.
 pub struct Registration {
     /// The reactor the socket is registered with; events for `token` arrive there only.
     reactor: Reactor,
