@@ -20,6 +20,12 @@
 //! assert_eq!(answer, 42);
 //! ```
 //!
+//! To see why each part exists, rebuild it small first: `executor/examples/` holds six
+//! programs on `std` and `mio` alone — a busy loop, a parking waker, a reactor, timers,
+//! tasks, an HTTP server — each fixing the failure of the one before, and
+//! `examples/README.md` says what this crate adds to them
+//! (`cargo run -p rasgi-executor --example step1_busy_loop`).
+//!
 //! # Layout
 //!
 //! | file | concept |
