@@ -32,6 +32,7 @@
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
+//! | `compress/` | DEFLATE, gzip and zlib by hand: the streaming decoder, the encoder, checksums |
 //! | `error.rs` | this crate's errors |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
 //! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
@@ -42,6 +43,7 @@
 pub mod asgi;
 pub mod chunked;
 pub mod client;
+pub mod compress;
 pub mod date;
 pub mod error;
 pub mod head;
