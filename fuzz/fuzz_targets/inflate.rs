@@ -25,7 +25,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let piecewise = piecewise.and_then(|()| decoder.finish()).map(|()| pieces);
-        assert_eq!(whole, piecewise, "decoding in pieces changed the outcome");
+        // Error details may differ (how many trailing bytes one call saw), the verdict not.
+        match (&whole, &piecewise) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "decoding in pieces changed the output"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("whole: {whole:?}, in pieces: {piecewise:?}"),
+        }
         if let Ok(out) = whole {
             let again = compress(format, 6, &out);
             assert_eq!(decompress(format, &again, LIMIT).as_deref(), Ok(&out[..]));
