@@ -78,7 +78,13 @@ fn text() -> Vec<u8> {
 
 fn json() -> Vec<u8> {
     let rows: Vec<String> = (0..2000)
-        .map(|i| format!(r#"{{"id":{i},"randomNumber":{},"message":"Hello, World!","ok":{}}}"#, (i * 7919) % 10000, i % 3 == 0))
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"randomNumber":{},"message":"Hello, World!","ok":{}}}"#,
+                (i * 7919) % 10000,
+                i % 3 == 0
+            )
+        })
         .collect();
     format!("[{}]", rows.join(",")).into_bytes()
 }
