@@ -32,6 +32,7 @@
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
+//! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
 //! | `compress/` | DEFLATE, gzip and zlib by hand: the streaming decoder, the encoder, checksums |
 //! | `error.rs` | this crate's errors |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
@@ -46,6 +47,7 @@ pub mod client;
 pub mod compress;
 pub mod date;
 pub mod error;
+pub mod gzip;
 pub mod head;
 pub mod middleware;
 pub mod server;
@@ -54,3 +56,4 @@ pub mod tls;
 pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, ReceiveEvent, Scope, SendEvent, State};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};
+pub use server::respond::SendHook;
