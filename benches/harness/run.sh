@@ -15,12 +15,12 @@
 #
 #   --short          1 round of 5 s per run (1 s warm-up): the whole server suite in a few
 #                    minutes. The default is 3 rounds of 15 s with a 2 s warm-up.
-#   --suite          server (default), pg, https, exec, memory, instructions, or all.
+#   --suite          server (default), pg, https, exec, compress, memory, instructions, or all.
 #   --only           scenarios or measurements to run, e.g. `--only db,fortunes` or
 #                    `--suite pg --only rows`. Each suite keeps the names that are its own.
 #   --contenders     e.g. `--contenders rasgi,hyper`. Names: rasgi, hyper, fastapi, raw-asgi
 #                    (servers), tokio-postgres, asyncpg (pg), hyper-rustls, httpx (https),
-#                    tokio (exec).
+#                    tokio (exec), zlib, flate2 (compress).
 #   --rounds/--duration/--warmup   override the mode's defaults.
 #   --idle-connections N   connections the memory suite holds (default 10000).
 #   --requests N     requests the instructions suite counts (default 20000, 5000 with --short).
@@ -59,6 +59,11 @@
 #               awaited), `pingpong` (100k wake round trips between two tasks), `timers`
 #               (100k sleeps of 1-10 ms; CPU time per timer). rasgi's `execbench` vs tokio
 #               current-thread.
+# compress      MB/s to compress (`deflate1_*`, `deflate6_*`, zlib format) and decompress
+#               (`inflate_*`, the stream C zlib wrote at level 6) a JSON and a text corpus, and
+#               the size ratio at level 6 (`ratio6_*`, lower is better). rasgi's
+#               `compressbench` vs C zlib through Python's `zlib` (only the call is timed) vs
+#               flate2 with miniz_oxide (benches/peers/flate2).
 # memory        Server RSS growth per idle keep-alive connection, 10,000 connections opened by
 #               an asyncio client (clients.py), VmRSS from /proc/PID/status.
 # instructions  User-space instructions per request on /plaintext, counted by
@@ -89,6 +94,7 @@
 #   pgbench --database-url URL --duration S [--only m1,m2]
 #   httpsbench --url URL --cacert FILE --duration S --concurrency C
 #   execbench [--only m1,m2]
+#   compressbench --corpus DIR [--only m1,m2] [--seconds S]
 # The three bench binaries print one JSON object per measurement, one per line:
 #   {"bench":"pg","impl":"rasgi","measure":"rows","value":1234567.8,"unit":"rows/s","ops":N,"seconds":S}
 # with the measure names and units listed above.
@@ -166,7 +172,7 @@ else
     : "${ROUNDS:=3}" "${DURATION:=15}" "${WARMUP:=2}" "${REQUESTS:=20000}"
 fi
 
-[ "$SUITE" = all ] && SUITES="server pg https exec memory instructions" || SUITES=${SUITE//,/ }
+[ "$SUITE" = all ] && SUITES="server pg https exec compress memory instructions" || SUITES=${SUITE//,/ }
 wants() { # wants SUITE...: is any of these suites selected?
     local s
     for s in "$@"; do
@@ -291,6 +297,11 @@ build_peers() {
         tail -30 "$WORK/build-peers.log"
         die "building the peers failed (log above)"
     fi
+    if wants compress && ! CARGO_TARGET_DIR="$PEER_TARGET" cargo build --release \
+            --manifest-path "$PEERS_DIR/flate2/Cargo.toml" >>"$WORK/build-peers.log" 2>&1; then
+        tail -30 "$WORK/build-peers.log"
+        die "building the flate2 peer failed (log above)"
+    fi
 }
 
 # rasgi's binaries for the selected suites. A binary the package does not declare yet is
@@ -302,6 +313,7 @@ build_rasgi() {
     wants pg && bins+=(pgbench)
     wants https && bins+=(httpsbench)
     wants exec && bins+=(execbench)
+    wants compress && bins+=(compressbench)
     export RASGI_BINS=""
     for bin in "${bins[@]}"; do export "RASGI_WHY_$bin=not selected"; done
     wants_contender rasgi || return 0

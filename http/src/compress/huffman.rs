@@ -8,9 +8,9 @@
 //! inside that length's range — `Decoder::decode_slow`.
 //!
 //! One bit per step is slow. The fast path looks up the next `FAST_BITS` bits at once in a
-//! table of 2^10 entries: every entry whose low bits are a complete code holds that code's
+//! table of 2^11 entries: every entry whose low bits are a complete code holds that code's
 //! symbol and length (a code of length `l` fills every `2^(10−l)`th slot, the upper bits being
-//! "don't care"). Codes longer than 10 bits are rare by construction (they belong to rare
+//! "don't care"). Codes longer than 11 bits are rare by construction (they belong to rare
 //! symbols) and take the bit-by-bit walk. zlib's `inflate_fast` adds second-level tables
 //! for long codes; the walk is simpler and costs little because it runs so seldom.
 //!
@@ -23,7 +23,7 @@ use super::error::{CompressError, Halt};
 /// The longest code DEFLATE allows.
 pub(crate) const MAX_BITS: usize = 15;
 /// Bits resolved by one table lookup.
-const FAST_BITS: u32 = 10;
+const FAST_BITS: u32 = 11;
 
 /// A decoding table for one alphabet.
 #[derive(Clone)]
@@ -88,6 +88,22 @@ impl Decoder {
             }
         }
         Ok(Decoder { fast, count, symbols })
+    }
+
+    /// The fast-table entry for the next bits (`symbol << 4 | length`, 0 if the code is
+    /// long or the entry needs more bits than are buffered): lets the decoder's literal loop
+    /// skip the general path.
+    #[inline]
+    pub(crate) fn peek_fast(&self, bits: &mut BitReader<'_>) -> u16 {
+        if bits.count < MAX_BITS as u32 {
+            bits.refill();
+        }
+        let entry = self.fast[(bits.peek() & ((1 << FAST_BITS) - 1)) as usize];
+        if (entry & 15) as u32 <= bits.count {
+            entry
+        } else {
+            0
+        }
     }
 
     /// Reads one symbol.

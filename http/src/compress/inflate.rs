@@ -276,6 +276,14 @@ impl Inflater {
             if self.window.len() >= HAND_OUT_AT {
                 self.hand_out(out)?;
             }
+            // Literals are most symbols: they take a shortcut that needs no mark, because a
+            // literal whose code is in the fast table is either decoded whole or not touched.
+            let entry = codes.literal.peek_fast(bits);
+            if entry != 0 && entry >> 4 < 256 {
+                bits.consume((entry & 15) as u32);
+                self.window.push((entry >> 4) as u8);
+                continue;
+            }
             let mark = bits.mark();
             match self.symbol(bits, &codes) {
                 Ok(true) => {}
