@@ -105,10 +105,11 @@ pub struct Deflater {
     cursor: usize,
     /// Absolute position of the first byte of the block not yet written.
     block_start: usize,
-    /// Per hash: 1 + the latest position with that hash, or 0.
-    head: Vec<usize>,
+    /// Per hash: 1 + the latest position with that hash, or 0. Fixed-size arrays, so that
+    /// an index masked to their size needs no bounds check.
+    head: Box<[usize; 1 << HASH_BITS]>,
     /// Per position modulo the window: 1 + the previous position with the same hash, or 0.
-    prev: Vec<usize>,
+    prev: Box<[usize; WINDOW]>,
     /// The block's symbols: a literal as `byte << 16`, a match as `length << 16 | distance`
     /// (a distance is never 0, which tells them apart).
     symbols: Vec<u32>,
@@ -139,8 +140,8 @@ impl Deflater {
             base: 0,
             cursor: 0,
             block_start: 0,
-            head: vec![0; 1 << HASH_BITS],
-            prev: vec![0; WINDOW],
+            head: Box::new([0; 1 << HASH_BITS]),
+            prev: Box::new([0; WINDOW]),
             symbols: Vec::with_capacity(MAX_SYMBOLS + 1),
             literal_freq: [0; 286],
             distance_freq: [0; 30],
@@ -323,23 +324,32 @@ impl Deflater {
 
     /// The longest match for position `at` along the chain starting at `candidate`, if longer
     /// than `best`: `(length, distance)`, or `(0, 0)`.
+    ///
+    /// This loop is where compression spends its time, so each candidate is first judged by
+    /// two byte pairs, as zlib does: a match longer than `best` must agree at its start and
+    /// at `best − 1, best`, and most candidates fail one of the two.
     fn longest_match(&self, at: usize, mut candidate: usize, mut best: usize) -> (usize, usize) {
         let max_length = MAX_MATCH.min(self.end() - at);
         if best >= max_length {
             return (0, 0);
         }
+        let data = &self.data[..];
         let oldest = at.saturating_sub(self.window_size).max(self.base);
         let mut chain = if best >= self.params.good { self.params.chain >> 2 } else { self.params.chain };
-        let here = &self.data[at - self.base..at - self.base + max_length];
+        let here = &data[at - self.base..at - self.base + max_length];
+        let pair = |s: &[u8], i: usize| u16::from_le_bytes([s[i], s[i + 1]]);
+        let start = pair(here, 0);
+        let mut end = pair(here, best - 1);
         let mut found = (0, 0);
-        while candidate != 0 {
+        // `candidate` is 1 + a position; positions before `oldest` are out of reach.
+        while candidate > oldest {
             let pos = candidate - 1;
-            if pos < oldest || pos >= at {
+            if pos >= at {
                 break;
             }
-            let there = &self.data[pos - self.base..];
-            // Cheap rejection: a longer match must agree at the byte just past the best.
-            if there[best] == here[best] && there[0] == here[0] {
+            let i = pos - self.base;
+            let there = &data[i..i + max_length];
+            if pair(there, best - 1) == end && pair(there, 0) == start {
                 let length = common_prefix(here, there);
                 if length > best {
                     best = length;
@@ -347,6 +357,7 @@ impl Deflater {
                     if length >= self.params.nice || length >= max_length {
                         break;
                     }
+                    end = pair(here, best - 1);
                 }
             }
             chain -= 1;
