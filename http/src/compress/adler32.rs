@@ -4,7 +4,7 @@
 //! `b` the sum of the successive values of `a`. The result is `b << 16 | a`. Faster than a CRC
 //! and weaker on short inputs, which is why gzip chose CRC-32 and zlib chose speed. The modulo
 //! is taken only every 5552 bytes: that is the longest run for which `b` cannot overflow 32
-//! bits (zlib's `NMAX`), so the inner loop is two additions per byte.
+//! bits (zlib's `NMAX`), so the inner loop is only additions.
 
 /// The Adler-32 modulus.
 const MOD: u32 = 65521;
@@ -36,7 +36,20 @@ impl Adler32 {
     pub fn update(&mut self, data: &[u8]) {
         let (mut a, mut b) = (self.a, self.b);
         for chunk in data.chunks(NMAX) {
-            for &byte in chunk {
+            // Sixteen bytes at a time: after x0..x15, a has grown by their sum and b by
+            // 16·a + 16·x0 + 15·x1 + … + 1·x15. The same sums as byte by byte, without each
+            // addition waiting for the one before, so the compiler can vectorise them.
+            let mut blocks = chunk.chunks_exact(16);
+            for block in &mut blocks {
+                let (mut sum, mut weighted) = (0u32, 0u32);
+                for (i, &x) in block.iter().enumerate() {
+                    sum += x as u32;
+                    weighted += (16 - i as u32) * x as u32;
+                }
+                b += 16 * a + weighted;
+                a += sum;
+            }
+            for &byte in blocks.remainder() {
                 a += byte as u32;
                 b += a;
             }
@@ -78,7 +91,9 @@ mod tests {
             sum.update(piece);
         }
         assert_eq!(sum.value(), adler32(&data));
-        // 100000 bytes of 0xFF: a = 1 + 25_500_000 mod 65521, computed independently.
-        assert_eq!(sum.value() & 0xFFFF, (1 + 255 * 100_000u64) as u32 % MOD);
+        // Python: zlib.adler32(b"\xff" * 100000), and of bytes(range(256)) * 40.
+        assert_eq!(sum.value(), 0x149A_302C);
+        let ramp: Vec<u8> = (0..256 * 40).map(|i| i as u8).collect();
+        assert_eq!(adler32(&ramp), 0xF475_ED1E);
     }
 }
