@@ -92,8 +92,10 @@ pub struct Inflater {
     handed_out: usize,
     /// The farthest back a match may reach: 2^window_bits.
     window_size: usize,
-    /// The most bytes the stream may decode to, in total.
+    /// The most bytes the stream may decode to, counted in `total_out`.
     limit: u64,
+    /// `total_out` when the limit was set, so that an error names the budget that was given.
+    limit_from: u64,
     /// Bytes handed to the caller so far.
     total_out: u64,
 }
@@ -117,14 +119,24 @@ impl Inflater {
             handed_out: 0,
             window_size: WINDOW,
             limit: u64::MAX,
+            limit_from: 0,
             total_out: 0,
         }
     }
 
     /// Fails the stream once it would decode to more than `limit` bytes.
     pub fn with_limit(mut self, limit: u64) -> Inflater {
-        self.limit = limit;
+        self.limit = self.total_out.saturating_add(limit);
+        self.limit_from = self.total_out;
         self
+    }
+
+    /// Allows at most `bytes` more output from now on: a per-message limit for a decoder that
+    /// lives across messages (permessage-deflate with context takeover, where uvicorn's
+    /// `--ws-max-size` bounds each message).
+    pub fn limit_further(&mut self, bytes: u64) {
+        self.limit = self.total_out.saturating_add(bytes);
+        self.limit_from = self.total_out;
     }
 
     /// Refuses matches farther back than 2^`bits` (8..=15), as permessage-deflate's
@@ -144,6 +156,8 @@ impl Inflater {
         self.bit_count = 0;
         self.window.clear();
         self.handed_out = 0;
+        self.limit = self.limit.saturating_sub(self.limit_from);
+        self.limit_from = 0;
         self.total_out = 0;
     }
 
@@ -348,7 +362,7 @@ impl Inflater {
     fn hand_out(&mut self, out: &mut Vec<u8>) -> Result<(), CompressError> {
         let fresh = &self.window[self.handed_out..];
         if self.total_out + fresh.len() as u64 > self.limit {
-            return Err(CompressError::OutputLimit(self.limit));
+            return Err(CompressError::OutputLimit(self.limit - self.limit_from));
         }
         out.extend_from_slice(fresh);
         self.total_out += fresh.len() as u64;

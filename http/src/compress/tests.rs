@@ -58,6 +58,14 @@ fn a_sync_flush_ends_on_the_marker_and_keeps_the_window() {
     inflater.inflate(&second, &mut out).unwrap();
     assert_eq!(out, b"the quick brown fox jumps over the lazy dog");
 
+    // A per-message limit on a decoder that lives across messages.
+    let mut limited = Inflater::new();
+    let mut out = Vec::new();
+    limited.limit_further(43);
+    limited.inflate(&first, &mut out).unwrap();
+    limited.limit_further(42);
+    assert_eq!(limited.inflate(&second, &mut out), Err(CompressError::OutputLimit(42)));
+
     // Without context takeover both sides reset, and the second message stands alone.
     deflater.reset();
     let mut alone = Vec::new();
