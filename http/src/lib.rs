@@ -37,6 +37,8 @@
 //! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages |
 //! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
+//! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
+//! | `compress/` | DEFLATE, gzip and zlib by hand: the streaming decoder, the encoder, checksums |
 //! | `error.rs` | this crate's errors |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
 //! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
@@ -47,8 +49,10 @@
 pub mod asgi;
 pub mod chunked;
 pub mod client;
+pub mod compress;
 pub mod date;
 pub mod error;
+pub mod gzip;
 pub mod head;
 pub mod headers;
 pub mod middleware;
@@ -60,3 +64,4 @@ pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, Receiv
 pub use asgi::{Message, WebSocketChannel, WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};
+pub use server::respond::SendHook;
