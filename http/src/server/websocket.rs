@@ -565,12 +565,7 @@ fn push_disconnect(st: &mut State, code: u16, reason: &str) {
 
 /// Serves an upgrade request on `conn` until the WebSocket is closed. The caller has
 /// parsed the head and checked [`wants_upgrade`]; the connection ends after this.
-pub(crate) async fn serve<A: App>(
-    ctx: &LoopContext<A>,
-    conn: &Conn,
-    scope: &Scope,
-    peer: Option<SocketAddr>,
-) {
+pub(crate) async fn serve<A: App>(ctx: &LoopContext<A>, conn: &Conn, scope: &Scope, peer: Option<SocketAddr>) {
     let guard = &conn.guard;
     let peer = super::socket::PeerName(peer);
     // Whatever HTTP answer this request gets (a refusal, a denial), it is the last.
