@@ -22,10 +22,11 @@ use std::time::Duration;
 use rasgi_executor::{log_error, sleep, spawn_blocking};
 use rasgi_http::client::Client;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::app::{middleware, App, HttpException, Json, Request, Response};
-use crate::pg::{Config as PgConfig, Pool};
+use crate::pg::{rows_to_json, Config as PgConfig, Pool};
 
 /// Where `/external-api` fetches from when `EXTERNAL_API_URL` is not set: a public JSON
 /// API (the seed's `https://api.example.com/data` does not exist).
@@ -168,7 +169,7 @@ pub async fn error_handling(_request: Request) -> Json<Value> {
 /// `GET /db-data`: the rows of `mytable` as a JSON array of objects — the seed's
 /// `[dict(row) for row in rows]`. The pool plays asyncpg's part; a connection is borrowed
 /// for the query and returned, rather than opened and closed per request as in the seed.
-pub async fn db_data(request: Request) -> Result<Json<Value>, HttpException> {
+pub async fn db_data(request: Request) -> Result<Json<Box<RawValue>>, HttpException> {
     let Some(pool) = request.state::<Pool>() else {
         let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
         return Err(HttpException::new(503, reason));
@@ -177,8 +178,12 @@ pub async fn db_data(request: Request) -> Result<Json<Value>, HttpException> {
         log_error!("/db-data: {e}");
         HttpException::new(503, format!("database error: {e}"))
     })?;
-    let rows: Result<Vec<Value>, _> = rows.iter().map(|row| row.to_json()).collect();
-    rows.map(|rows| Json(Value::Array(rows))).map_err(|e| HttpException::new(500, format!("cannot decode a row: {e}")))
+    // Columns in table order and json values exactly as stored; a value that cannot be
+    // converted is logged with its reason (the column and type, never the value) and answers 500.
+    rows_to_json(&rows).map(Json).map_err(|e| {
+        log_error!("/db-data: {e}");
+        HttpException::new(500, format!("cannot convert a row to JSON: {e}"))
+    })
 }
 
 /// `GET /external-api`: the JSON at `EXTERNAL_API_URL`, fetched with the loop's shared

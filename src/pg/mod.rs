@@ -11,7 +11,8 @@
 //! use rasgi::pg::{Config, Pool};
 //! let pool = Pool::new(Config::from_url("postgres://app:secret@127.0.0.1/app")?);
 //! let rows = pool.fetch("SELECT * FROM mytable WHERE value > $1", &[&1.0]).await?;
-//! let body: Vec<serde_json::Value> = rows.iter().map(|r| r.to_json()).collect::<Result<_, _>>()?;
+//! let body = rasgi::pg::rows_to_json(&rows)?; // `[{"id":1,...}]`, columns in order
+//! # let _ = body;
 //! # Ok(()) }
 //! ```
 //!
@@ -27,8 +28,8 @@
 //! | `statement.rs` | prepared statements and their LRU cache | `_StatementCache` |
 //! | `types.rs` | [`Type`], [`ToSql`], [`FromSql`]: binary codecs of the common types | `codecs/` |
 //! | `numeric.rs`, `temporal.rs`, `array.rs` | [`Numeric`]; [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`]; arrays | `codecs/` |
-//! | `json.rs` | a value as `serde_json` (`dict(row)` made JSON-ready) | `jsonable_encoder` |
-//! | `row.rs` | [`Row`], [`Column`]: values by index or name, `to_json` | `Record` |
+//! | `json.rs` | a value as JSON text, faithful to what the server sent (`dict(row)` made JSON-ready) | `jsonable_encoder` |
+//! | `row.rs` | [`Row`], [`Column`]: values by index or name, `to_json`, [`rows_to_json`] | `Record` |
 //! | `error.rs` | [`PgError`], [`DbError`]: SQLSTATE and every server field | `exceptions` |
 //! | `transaction.rs` | [`Transaction`]: commit, rollback, savepoints, rollback on drop | `transaction.py` |
 //! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
@@ -64,7 +65,7 @@ pub use error::{DbError, Notice, PgError};
 pub use numeric::Numeric;
 pub use pipeline::Pipeline;
 pub use pool::{Pool, PoolBuilder, PoolStatus, PooledConnection};
-pub use row::{Column, ColumnIndex, Row};
+pub use row::{rows_to_json, Column, ColumnIndex, Row};
 pub use shared::SharedConnection;
 pub use temporal::{Date, Time, Timestamp, TimestampTz};
 pub use transaction::Transaction;
