@@ -116,6 +116,9 @@ pub struct Connection {
     pub(crate) tx_status: TransactionStatus,
     /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
     pub(crate) broken: Option<String>,
+    /// The last FATAL error the server sent, until a failed read reports it (the server hangs
+    /// up right after one). Set only by `Connection::route`.
+    pub(crate) fatal: Option<DbError>,
     /// ParameterStatus values: `server_version`, `TimeZone`, `client_encoding`, ...
     pub(crate) parameters: HashMap<String, String>,
     /// For cancelling; `None` only if the server sent no BackendKeyData.
@@ -164,6 +167,7 @@ impl Connection {
             abandoned: false,
             tx_status: TransactionStatus::Idle,
             broken: None,
+            fatal: None,
             parameters: HashMap::new(),
             backend_key: None,
             cache: StatementCache::new(config.statement_cache_capacity),

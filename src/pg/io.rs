@@ -20,6 +20,16 @@
 //! count affected rows). Messages the server may send at any time — notices, parameter status
 //! changes, notifications — are handled here, whatever the request.
 //!
+//! # One router
+//!
+//! [`Connection::route`] is the only place that decides what a backend message means for the
+//! connection: it settles the owed-ReadyForQuery count, the transaction status, FATAL errors,
+//! COPY and the asynchronous messages, and hands the rest to the request's [`Reply`]. The
+//! round trip below, the shared connection's pipelining driver (`shared.rs`) and the pool's
+//! liveness check of an idle connection (`pool.rs`) all call it, so they cannot drift apart —
+//! three hand-written copies did, and one of them failed every task on a shared connection
+//! when a second `COPY ... TO STDOUT` arrived.
+//!
 //! The connection's bookkeeping (`pending`: ReadyForQuerys still owed) lives in the
 //! connection, not in the future, so a round trip that is dropped half-way (a timeout, an
 //! aborted task) leaves an exact record of what is still on the wire: the next request first
@@ -55,6 +65,17 @@ pub(crate) trait Reply {
     fn ready(&mut self) {}
 }
 
+/// What [`Connection::route`] made of a message, for the caller's state machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// A ReadyForQuery: one Sync's worth of reply is complete.
+    Ready,
+    /// The router queued bytes in the write buffer (a CopyFail): flush before reading on.
+    Flush,
+    /// Anything else; nothing for the caller to do.
+    Handled,
+}
+
 /// The leaf future of one round trip; see the module docs. Resolves to the [`Reply`] once the
 /// connection owes no more ReadyForQuery.
 pub(crate) struct RoundTrip<'c, R> {
@@ -64,9 +85,6 @@ pub(crate) struct RoundTrip<'c, R> {
     reply: Option<R>,
     /// Where the exchange is.
     state: State,
-    /// A FATAL error the server sent before hanging up: the reason to report instead of a
-    /// bare "connection closed".
-    fatal: Option<DbError>,
 }
 
 /// The states of a round trip.
@@ -82,47 +100,14 @@ enum State {
 impl<'c, R: Reply + Unpin> RoundTrip<'c, R> {
     /// Starts the exchange of whatever the write buffer holds (possibly nothing: a drain).
     pub(crate) fn new(conn: &'c mut Connection, reply: R) -> RoundTrip<'c, R> {
-        RoundTrip { conn, reply: Some(reply), state: State::Flushing, fatal: None }
+        RoundTrip { conn, reply: Some(reply), state: State::Flushing }
     }
 
-    /// Handles one message: the asynchronous kinds here, the rest by the reply.
+    /// Routes one message; a CopyFail the router queued is written before reading on.
     fn handle(&mut self, message: Message) -> Result<(), PgError> {
         let reply = self.reply.as_mut().ok_or_else(|| PgError::protocol("reply already taken"))?;
-        match message {
-            Message::ReadyForQuery { status } => {
-                self.conn.pending = self
-                    .conn
-                    .pending
-                    .checked_sub(1)
-                    .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
-                self.conn.tx_status = TransactionStatus::from_byte(status)?;
-                reply.ready();
-            }
-            Message::ErrorResponse { body } => {
-                let error = DbError::parse(&body)?;
-                if error.is_fatal() {
-                    self.fatal = Some(error.clone());
-                }
-                reply.error(error);
-            }
-            // COPY is out of scope: refuse COPY FROM STDIN (the server then reports an error
-            // and carries on) and skip COPY TO STDOUT's data.
-            Message::CopyInResponse => {
-                postgres_protocol::message::frontend::copy_fail(
-                    "COPY FROM STDIN is not supported by rasgi",
-                    &mut self.conn.write_buf,
-                )
-                .map_err(|e| PgError::protocol(e.to_string()))?;
-                self.state = State::Flushing;
-            }
-            Message::CopyOutResponse | Message::CopyData | Message::CopyDone => {}
-            // Closes of evicted statements ride along with requests; their answers need no one.
-            Message::CloseComplete => {}
-            other => {
-                if let Some(other) = self.conn.handle_asynchronous(other) {
-                    reply.message(other)?;
-                }
-            }
+        if self.conn.route(message, reply)? == Routed::Flush {
+            self.state = State::Flushing;
         }
         Ok(())
     }
@@ -169,13 +154,7 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
                         Ok(message) => message,
                         Err(e) => {
                             this.state = State::Done;
-                            // The server said why it hung up: report that, not the hang-up.
-                            return Poll::Ready(Err(match this.fatal.take() {
-                                Some(fatal) if matches!(e, PgError::Closed(_) | PgError::Io(_)) => {
-                                    PgError::Server(Box::new(fatal))
-                                }
-                                _ => e,
-                            }));
+                            return Poll::Ready(Err(this.conn.explain_hangup(e)));
                         }
                     };
                     if let Err(e) = this.handle(message) {
@@ -217,6 +196,63 @@ impl Reply for Drain {
 }
 
 impl Connection {
+    /// Routes one backend message; see the module docs. `reply` gets the messages that
+    /// belong to the request (rows, completions, its errors) and a `ready` per
+    /// ReadyForQuery. An `Err` is a protocol violation: the caller fails the connection.
+    pub(crate) fn route(&mut self, message: Message, reply: &mut dyn Reply) -> Result<Routed, PgError> {
+        match message {
+            Message::ReadyForQuery { status } => {
+                // checked, not saturating: an unowed ReadyForQuery means our count of what is
+                // on the wire is wrong, and every later reply would go to the wrong request.
+                self.pending = self
+                    .pending
+                    .checked_sub(1)
+                    .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
+                self.tx_status = TransactionStatus::from_byte(status)?;
+                reply.ready();
+                Ok(Routed::Ready)
+            }
+            Message::ErrorResponse { body } => {
+                let error = DbError::parse(&body)?;
+                // A FATAL error comes just before the server hangs up: kept as the reason to
+                // report instead of a bare "connection closed".
+                if error.is_fatal() {
+                    self.fatal = Some(error.clone());
+                }
+                reply.error(error);
+                Ok(Routed::Handled)
+            }
+            // Requests never ask for COPY's data: refuse COPY FROM STDIN (the server then
+            // reports an error and carries on) and skip COPY TO STDOUT's data.
+            Message::CopyInResponse => {
+                postgres_protocol::message::frontend::copy_fail(
+                    "COPY FROM STDIN is not supported through fetch or execute",
+                    &mut self.write_buf,
+                )
+                .map_err(|e| PgError::protocol(e.to_string()))?;
+                Ok(Routed::Flush)
+            }
+            Message::CopyOutResponse | Message::CopyData | Message::CopyDone => Ok(Routed::Handled),
+            // Closes of evicted statements ride along with requests; their answers need no one.
+            Message::CloseComplete => Ok(Routed::Handled),
+            other => {
+                if let Some(other) = self.handle_asynchronous(other) {
+                    reply.message(other)?;
+                }
+                Ok(Routed::Handled)
+            }
+        }
+    }
+
+    /// The error to report for a failed read: the server's FATAL message when it sent one
+    /// before hanging up, else the I/O error itself.
+    pub(crate) fn explain_hangup(&mut self, error: PgError) -> PgError {
+        match self.fatal.take() {
+            Some(fatal) if matches!(error, PgError::Closed(_) | PgError::Io(_)) => PgError::Server(Box::new(fatal)),
+            _ => error,
+        }
+    }
+
     /// Check-then-parse one message off the read buffer, reading from the socket while the
     /// buffer holds no whole message.
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, PgError>> {

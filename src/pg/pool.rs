@@ -56,6 +56,7 @@ use crate::pg::cancel::cancel_bounded;
 use crate::pg::config::Config;
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
+use crate::pg::io::Reply;
 use crate::pg::message::{parse_message, Message};
 use crate::pg::row::Row;
 use crate::pg::types::{FromSql, ToSql};
@@ -356,6 +357,7 @@ impl Connection {
     }
 
     fn poll_alive(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut idle = IdleReply::default();
         loop {
             let mut needed = 0;
             let message = match parse_message(&mut self.read_buf, &mut needed) {
@@ -372,19 +374,34 @@ impl Connection {
                     return false;
                 }
             };
-            match message {
-                Message::ErrorResponse { body } => {
-                    let error = DbError::parse(&body).unwrap_or_default();
-                    self.fail(PgError::Closed(format!("the server ended the session: {error}")));
-                    return false;
-                }
-                other => {
-                    if self.handle_asynchronous(other).is_some() {
-                        self.fail(PgError::protocol("a reply arrived on an idle connection"));
-                        return false;
-                    }
-                }
+            // Through the one router: notices and parameter changes are absorbed as in any
+            // request; anything that belongs to a request is a violation on an idle connection.
+            if let Err(e) = self.route(message, &mut idle) {
+                self.fail(e);
+                return false;
+            }
+            if let Some(error) = idle.error.take() {
+                self.fail(PgError::Closed(format!("the server ended the session: {error}")));
+                return false;
             }
         }
+    }
+}
+
+/// The "request" of an idle connection: nothing is owed, so a request's message is a
+/// protocol violation, and an error can only be the server ending the session (FATAL).
+#[derive(Default)]
+struct IdleReply {
+    /// The error the server sent, if any.
+    error: Option<DbError>,
+}
+
+impl Reply for IdleReply {
+    fn message(&mut self, _: Message) -> Result<(), PgError> {
+        Err(PgError::protocol("a reply arrived on an idle connection"))
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error = Some(error);
     }
 }
