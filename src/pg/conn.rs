@@ -27,18 +27,20 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use postgres_protocol::message::frontend;
 use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::timeout_at;
 
 use crate::pg::config::Config;
 use crate::pg::error::{DbError, Notice, PgError};
+use crate::pg::frontend::{write_bind_execute, write_prepare};
 use crate::pg::io::{Drain, Reply, RoundTrip};
-use crate::pg::message::{rows_affected, Message};
-use crate::pg::row::{parse_row_description, Column, Row};
+use crate::pg::message::Message;
+use crate::pg::reply::{Executed, Prepared, SimpleReply};
+use crate::pg::row::Row;
 use crate::pg::statement::{Statement, StatementCache};
-use crate::pg::types::{Encoded, Format, ToSql, Type};
+use crate::pg::types::ToSql;
 
 /// The transaction state the server reported in its last ReadyForQuery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -480,15 +482,6 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// Parse + Describe(statement) + Sync.
-pub(crate) fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result<(), PgError> {
-    let nul = |e: std::io::Error| PgError::Config(format!("the query text is invalid: {e}"));
-    frontend::parse(name, sql, std::iter::empty(), buf).map_err(nul)?;
-    frontend::describe(b'S', name, buf).map_err(nul)?;
-    frontend::sync(buf);
-    Ok(())
-}
-
 /// How many rows the caller of a query wants back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wanted {
@@ -498,187 +491,4 @@ pub(crate) enum Wanted {
     First,
     /// Every row (`fetch`).
     All,
-}
-
-/// Bind + Execute + Sync for a prepared statement; `max_rows` 0 = all rows.
-pub(crate) fn write_bind_execute(
-    buf: &mut BytesMut,
-    statement: &Statement,
-    params: &[&dyn ToSql],
-    max_rows: i32,
-) -> Result<(), PgError> {
-    write_bind(buf, statement, params)?;
-    frontend::execute("", max_rows, buf).map_err(|e| PgError::protocol(e.to_string()))?;
-    frontend::sync(buf);
-    Ok(())
-}
-
-/// Writes a Bind message by hand (postgres-protocol's `bind` wants every format before any
-/// value, but a value's format is only known once it is encoded):
-///
-/// ```text
-/// 'B' len | portal\0 | statement\0 | i16 n, n × i16 param format | i16 n, n × (i32 len | bytes)
-///         | i16 m, m × i16 result format
-/// ```
-///
-/// The parameter formats are reserved, then patched as each value reports how it encoded.
-fn write_bind(buf: &mut BytesMut, statement: &Statement, params: &[&dyn ToSql]) -> Result<(), PgError> {
-    let types = &statement.param_types;
-    if params.len() != types.len() {
-        return Err(PgError::Encode {
-            param: params.len(),
-            pg_type: "-".to_string(),
-            reason: format!("the statement has {} parameter(s) but {} value(s) were given", types.len(), params.len()),
-        });
-    }
-    let count = i16::try_from(params.len()).map_err(|_| PgError::Encode {
-        param: params.len(),
-        pg_type: "-".to_string(),
-        reason: "more than 32767 parameters".to_string(),
-    })?;
-    let start = buf.len();
-    buf.put_u8(b'B');
-    buf.put_i32(0); // length, patched below
-    buf.put_u8(0); // unnamed portal
-    buf.put_slice(statement.name.as_bytes());
-    buf.put_u8(0);
-    buf.put_i16(count);
-    let formats_at = buf.len();
-    buf.put_bytes(0, 2 * params.len());
-    buf.put_i16(count);
-    for (i, (param, &ty)) in params.iter().zip(types).enumerate() {
-        let len_at = buf.len();
-        buf.put_i32(0);
-        let encode_error = |reason: String| PgError::Encode { param: i + 1, pg_type: ty.name(), reason };
-        let (len, format) = match param.to_sql(ty, buf).map_err(encode_error)? {
-            Encoded::Null => (-1, Format::Binary),
-            encoded => {
-                let len = i32::try_from(buf.len() - len_at - 4).map_err(|_| encode_error("value over 2 GiB".into()))?;
-                (len, if encoded == Encoded::Text { Format::Text } else { Format::Binary })
-            }
-        };
-        buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
-        let at = formats_at + 2 * i;
-        buf[at..at + 2].copy_from_slice(&(format as i16).to_be_bytes());
-    }
-    write_result_formats(buf, &statement.columns);
-    let len = i32::try_from(buf.len() - start - 1).map_err(|_| PgError::protocol("Bind message over 2 GiB"))?;
-    buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
-    Ok(())
-}
-
-/// The result format codes: none (all text), one (the same for all), or one per column.
-fn write_result_formats(buf: &mut BytesMut, columns: &[Column]) {
-    let first = columns.first().map_or(Format::Text, Column::format);
-    if columns.iter().all(|c| c.format() == first) {
-        if first == Format::Text {
-            buf.put_i16(0);
-        } else {
-            buf.put_i16(1);
-            buf.put_i16(first as i16);
-        }
-    } else {
-        buf.put_i16(columns.len() as i16);
-        for column in columns {
-            buf.put_i16(column.format() as i16);
-        }
-    }
-}
-
-/// The reply to Parse + Describe + Sync.
-#[derive(Default)]
-pub(crate) struct Prepared {
-    pub(crate) param_types: Option<Vec<Type>>,
-    pub(crate) columns: Option<Vec<Column>>,
-    pub(crate) error: Option<DbError>,
-}
-
-impl Reply for Prepared {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::ParseComplete => {}
-            Message::ParameterDescription { body } => self.param_types = Some(parse_parameter_description(body)?),
-            Message::RowDescription { body } => self.columns = Some(parse_row_description(&body, false)?),
-            Message::NoData => self.columns = Some(Vec::new()),
-            other => return Err(unexpected(&other, "preparing a statement")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
-}
-
-fn parse_parameter_description(mut body: bytes::Bytes) -> Result<Vec<Type>, PgError> {
-    let count = crate::pg::message::get_i16(&mut body)?;
-    (0..count).map(|_| crate::pg::message::get_i32(&mut body).map(|oid| Type(oid as u32))).collect()
-}
-
-pub(crate) fn unexpected(message: &Message, during: &str) -> PgError {
-    PgError::protocol(format!("unexpected {message:?} while {during}"))
-}
-
-/// The reply to Bind + Execute + Sync.
-pub(crate) struct Executed {
-    /// The statement's columns, shared into every row.
-    columns: Rc<[Column]>,
-    /// False for `execute`, which wants only the count: rows are then not kept.
-    keep_rows: bool,
-    pub(crate) rows: Vec<Row>,
-    pub(crate) rows_affected: u64,
-    pub(crate) error: Option<DbError>,
-}
-
-impl Executed {
-    pub(crate) fn new(columns: Rc<[Column]>, keep_rows: bool) -> Executed {
-        Executed { columns, keep_rows, rows: Vec::new(), rows_affected: 0, error: None }
-    }
-}
-
-impl Reply for Executed {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::BindComplete | Message::EmptyQueryResponse | Message::PortalSuspended => {}
-            Message::DataRow { body } => {
-                if self.keep_rows {
-                    self.rows.push(Row::new(self.columns.clone(), body)?);
-                }
-            }
-            Message::CommandComplete { tag } => self.rows_affected = rows_affected(&tag),
-            other => return Err(unexpected(&other, "executing a statement")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
-}
-
-/// The reply to a simple Query: any number of result sets, all in text.
-#[derive(Default)]
-struct SimpleReply {
-    columns: Option<Rc<[Column]>>,
-    rows: Vec<Row>,
-    error: Option<DbError>,
-}
-
-impl Reply for SimpleReply {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::RowDescription { body } => self.columns = Some(Rc::from(parse_row_description(&body, true)?)),
-            Message::DataRow { body } => {
-                let columns = self.columns.clone().ok_or_else(|| PgError::protocol("DataRow before RowDescription"))?;
-                self.rows.push(Row::new(columns, body)?);
-            }
-            Message::CommandComplete { .. } | Message::EmptyQueryResponse => self.columns = None,
-            other => return Err(unexpected(&other, "running a simple query")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
 }

@@ -23,8 +23,10 @@
 //! | `config.rs` | [`Config`]: URL and `PG*` variables; the password never shown | `connect_utils` |
 //! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256) | `connect_utils`, `coreproto` |
 //! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
-//! | `io.rs` | **the round trip**, a hand-written future over the read buffer | `protocol.pyx` waiters |
+//! | `io.rs` | **the round trip**, a hand-written future over the read buffer, and **the one router** of backend messages | `protocol.pyx` waiters |
 //! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
+//! | `frontend.rs` | the frontend encoder: Parse/Describe, Bind/Execute/Sync, byte-exact tests | `coreproto` |
+//! | `reply.rs` | the reply decoders: prepared, executed, simple-query results | `coreproto` |
 //! | `statement.rs` | prepared statements and their LRU cache | `_StatementCache` |
 //! | `types.rs` | [`Type`], [`ToSql`], [`FromSql`]: binary codecs of the common types | `codecs/` |
 //! | `numeric.rs`, `temporal.rs`, `array.rs` | [`Numeric`]; [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`]; arrays | `codecs/` |
@@ -44,12 +46,14 @@ pub mod cluster;
 mod config;
 mod conn;
 mod error;
+mod frontend;
 mod io;
 mod json;
 mod message;
 mod numeric;
 mod pipeline;
 mod pool;
+mod reply;
 mod row;
 mod shared;
 mod startup;

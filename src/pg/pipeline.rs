@@ -25,10 +25,12 @@
 
 use std::rc::Rc;
 
-use crate::pg::conn::{write_bind_execute, write_prepare, Connection, Executed, Prepared, QueryResult};
+use crate::pg::conn::{Connection, QueryResult};
 use crate::pg::error::{DbError, PgError};
+use crate::pg::frontend::{write_bind_execute, write_prepare};
 use crate::pg::io::Reply;
 use crate::pg::message::Message;
+use crate::pg::reply::{Executed, Prepared};
 use crate::pg::statement::Statement;
 use crate::pg::types::ToSql;
 

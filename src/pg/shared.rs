@@ -27,10 +27,12 @@ use std::task::{Context, Poll};
 
 use rasgi_executor::sync::{mpsc, oneshot};
 
-use crate::pg::conn::{write_bind_execute, Connection, Executed, QueryResult};
+use crate::pg::conn::{Connection, QueryResult};
 use crate::pg::error::PgError;
+use crate::pg::frontend::write_bind_execute;
 use crate::pg::io::Routed;
 use crate::pg::pipeline::Pipeline;
+use crate::pg::reply::Executed;
 use crate::pg::types::ToSql;
 
 /// Queries waiting for the driver; beyond this, `query` waits (backpressure).

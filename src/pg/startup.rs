@@ -83,7 +83,7 @@ async fn connect_unbounded(config: &Config) -> Result<Connection, PgError> {
             Message::ErrorResponse { body } => return Err(PgError::Server(Box::new(DbError::parse(&body)?))),
             other => {
                 if let Some(other) = conn.handle_asynchronous(other) {
-                    return Err(conn.fail(crate::pg::conn::unexpected(&other, "starting up")));
+                    return Err(conn.fail(crate::pg::reply::unexpected(&other, "starting up")));
                 }
             }
         }
@@ -138,7 +138,7 @@ async fn authenticate(conn: &mut Connection, config: &Config) -> Result<(), PgEr
             Message::ErrorResponse { body } => return Err(PgError::Server(Box::new(DbError::parse(&body)?))),
             other => match conn.handle_asynchronous(other) {
                 None => continue,
-                Some(other) => return Err(conn.fail(crate::pg::conn::unexpected(&other, "authenticating"))),
+                Some(other) => return Err(conn.fail(crate::pg::reply::unexpected(&other, "authenticating"))),
             },
         };
         let auth_error = |e: std::io::Error| PgError::Auth(format!("SCRAM-SHA-256: {e}"));
