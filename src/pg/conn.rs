@@ -27,7 +27,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use postgres_protocol::message::frontend;
 use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::timeout_at;
@@ -35,7 +34,7 @@ use rasgi_executor::timeout_at;
 use crate::pg::config::Config;
 use crate::pg::error::{DbError, Notice, PgError};
 use crate::pg::frontend::{write_bind_execute, write_prepare};
-use crate::pg::io::{Drain, Reply, RoundTrip};
+use crate::pg::io::{Drain, Reply, RoundTrip, Wire};
 use crate::pg::message::Message;
 use crate::pg::reply::{Executed, Prepared, SimpleReply};
 use crate::pg::row::Row;
@@ -98,29 +97,16 @@ type NoticeHandler = Box<dyn FnMut(&Notice)>;
 
 /// An open connection to a PostgreSQL server.
 pub struct Connection {
-    /// The socket, registered with this thread's reactor.
-    pub(crate) stream: TcpStream,
+    /// The socket and what is in transit on it: buffers, owed ReadyForQuerys, the reason it
+    /// broke. Its fields are private to `io.rs`; everything here goes through its methods.
+    pub(crate) wire: Wire,
     /// The server's address, for CancelRequests (which go to a new connection).
     pub(crate) addr: SocketAddr,
-    /// Bytes received and not yet parsed; always begins at a message boundary.
-    pub(crate) read_buf: BytesMut,
-    /// Encoded messages not yet (completely) written; always ends at a message boundary.
-    pub(crate) write_buf: BytesMut,
-    /// How much to read next (grows while reads fill it; see `io.rs`).
-    pub(crate) read_chunk: usize,
-    /// ReadyForQuerys the server still owes: one per Sync or simple Query queued or sent.
-    /// Zero with an empty `write_buf` means the connection is idle and in sync.
-    pub(crate) pending: usize,
     /// True when a round trip was dropped before its end: a query may still run on the
     /// server, so the next request sends a cancel before draining.
     pub(crate) abandoned: bool,
     /// From the last ReadyForQuery.
     pub(crate) tx_status: TransactionStatus,
-    /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
-    pub(crate) broken: Option<String>,
-    /// The last FATAL error the server sent, until a failed read reports it (the server hangs
-    /// up right after one). Set only by `Connection::route`.
-    pub(crate) fatal: Option<DbError>,
     /// ParameterStatus values: `server_version`, `TimeZone`, `client_encoding`, ...
     pub(crate) parameters: HashMap<String, String>,
     /// For cancelling; `None` only if the server sent no BackendKeyData.
@@ -160,16 +146,10 @@ impl Connection {
     /// A connection around a connected socket, before startup (used by `startup.rs`).
     pub(crate) fn new(stream: TcpStream, addr: SocketAddr, config: &Config) -> Connection {
         Connection {
-            stream,
+            wire: Wire::new(stream),
             addr,
-            read_buf: BytesMut::with_capacity(16 * 1024),
-            write_buf: BytesMut::with_capacity(4 * 1024),
-            read_chunk: 8 * 1024,
-            pending: 0,
             abandoned: false,
             tx_status: TransactionStatus::Idle,
-            broken: None,
-            fatal: None,
             parameters: HashMap::new(),
             backend_key: None,
             cache: StatementCache::new(config.statement_cache_capacity),
@@ -221,8 +201,7 @@ impl Connection {
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Row>, PgError> {
         self.begin_call();
         self.settle().await?;
-        self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
-        self.pending += 1;
+        self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
         let reply = self.run(SimpleReply::default()).await?;
         match reply.error {
             Some(e) => Err(PgError::Server(Box::new(e))),
@@ -245,12 +224,12 @@ impl Connection {
 
     /// True once the connection can no longer be used.
     pub fn is_closed(&self) -> bool {
-        self.broken.is_some()
+        self.broken_reason().is_some()
     }
 
     /// True when nothing is in flight: no unsent bytes, no reply owed.
     pub fn is_idle(&self) -> bool {
-        self.pending == 0 && self.write_buf.is_empty()
+        !self.owes_replies() && !self.has_unsent()
     }
 
     /// A run-time parameter the server reported (`server_version`, `TimeZone`, ...).
@@ -296,14 +275,10 @@ impl Connection {
 
     /// Ends the session politely (Terminate) and closes the socket.
     pub async fn close(mut self) -> Result<(), PgError> {
-        if self.broken.is_some() {
+        if self.is_closed() {
             return Ok(());
         }
-        self.write_buf.clear();
-        frontend::terminate(&mut self.write_buf);
-        self.flush().await?;
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
-        Ok(())
+        self.terminate().await
     }
 
     // ---- the machinery under every query ----
@@ -317,10 +292,10 @@ impl Connection {
     /// an earlier, abandoned request or a dropped transaction guard left behind — cancel a
     /// query that may still run, write what is unwritten, read what is unread.
     pub(crate) async fn settle(&mut self) -> Result<(), PgError> {
-        if let Some(reason) = &self.broken {
-            return Err(PgError::Closed(reason.clone()));
+        if let Some(reason) = self.broken_reason() {
+            return Err(PgError::Closed(reason.to_string()));
         }
-        if self.pending == 0 {
+        if !self.owes_replies() {
             return Ok(());
         }
         if self.abandoned {
@@ -345,17 +320,6 @@ impl Connection {
         }
     }
 
-    /// Appends messages to the write buffer; on error takes back whatever was half-written,
-    /// so the buffer always ends at a message boundary.
-    pub(crate) fn encode(&mut self, f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>) -> Result<(), PgError> {
-        let start = self.write_buf.len();
-        let result = f(&mut self.write_buf);
-        if result.is_err() {
-            self.write_buf.truncate(start);
-        }
-        result
-    }
-
     /// Prepare-or-reuse, bind, execute; re-prepares once when the cached statement went stale.
     pub(crate) async fn query(
         &mut self,
@@ -368,8 +332,7 @@ impl Connection {
         let max_rows = if wanted == Wanted::First { 1 } else { 0 };
         loop {
             let statement = self.prepare(sql).await?;
-            self.encode(|buf| write_bind_execute(buf, &statement, params, max_rows))?;
-            self.pending += 1;
+            self.encode_request(|buf| write_bind_execute(buf, &statement, params, max_rows))?;
             let reply = self.run(Executed::new(statement.columns.clone(), wanted != Wanted::Count)).await?;
             match reply.error {
                 None => return Ok(QueryResult { rows: reply.rows, rows_affected: reply.rows_affected }),
@@ -401,8 +364,7 @@ impl Connection {
         } else {
             String::new() // the unnamed statement, replaced by the next Parse
         };
-        self.encode(|buf| write_prepare(buf, &name, sql))?;
-        self.pending += 1;
+        self.encode_request(|buf| write_prepare(buf, &name, sql))?;
         let reply = self.run(Prepared::default()).await?;
         if let Some(e) = reply.error {
             return Err(PgError::Server(Box::new(e)));
@@ -437,10 +399,8 @@ impl Connection {
     /// Queues a simple Query to run before the next request, without waiting (used by a
     /// dropped transaction guard, which cannot await). Its reply is drained by `settle`.
     pub(crate) fn queue_simple(&mut self, sql: &str) {
-        if self.broken.is_none()
-            && self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string()))).is_ok()
-        {
-            self.pending += 1;
+        if !self.is_closed() {
+            let _ = self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())));
         }
     }
 
@@ -476,8 +436,7 @@ impl std::fmt::Debug for Connection {
             .field("config", &self.config)
             .field("backend_pid", &self.backend_pid())
             .field("transaction_status", &self.tx_status)
-            .field("pending", &self.pending)
-            .field("broken", &self.broken)
+            .field("wire", &self.wire)
             .finish()
     }
 }

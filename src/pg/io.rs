@@ -30,8 +30,8 @@
 //! three hand-written copies did, and one of them failed every task on a shared connection
 //! when a second `COPY ... TO STDOUT` arrived.
 //!
-//! The connection's bookkeeping (`pending`: ReadyForQuerys still owed) lives in the
-//! connection, not in the future, so a round trip that is dropped half-way (a timeout, an
+//! The connection's bookkeeping (the [`Wire`]'s `pending`: ReadyForQuerys still owed) lives
+//! in the connection, not in the future, so a round trip that is dropped half-way (a timeout, an
 //! aborted task) leaves an exact record of what is still on the wire: the next request first
 //! finishes writing and reads the leftovers up to the last owed ReadyForQuery.
 
@@ -39,7 +39,9 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
+use postgres_protocol::message::frontend;
+use rasgi_executor::reactor::net::TcpStream;
 
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
@@ -63,6 +65,54 @@ pub(crate) trait Reply {
 
     /// One Sync's worth of reply is complete (a ReadyForQuery arrived).
     fn ready(&mut self) {}
+}
+
+/// The socket and what is in transit on it. The fields are private to this file: the rest
+/// of the client sends requests (`encode_request`) and awaits their replies (`RoundTrip`,
+/// `route`), and cannot make the owed-ReadyForQuery count disagree with what was written.
+pub(crate) struct Wire {
+    /// The socket, registered with this thread's reactor.
+    stream: TcpStream,
+    /// Bytes received and not yet parsed; always begins at a message boundary.
+    read_buf: BytesMut,
+    /// Encoded messages not yet (completely) written; always ends at a message boundary.
+    write_buf: BytesMut,
+    /// How much to read next (grows while reads fill it, see `poll_fill`).
+    read_chunk: usize,
+    /// ReadyForQuerys the server still owes: one per Sync or simple Query queued or sent.
+    /// Raised only by `encode_request`, lowered only by `route`. Zero with an empty
+    /// `write_buf` means the connection is idle and in sync.
+    pending: usize,
+    /// The last FATAL error the server sent, until a failed read reports it (the server hangs
+    /// up right after one). Set only by `route`.
+    fatal: Option<DbError>,
+    /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
+    broken: Option<String>,
+}
+
+impl Wire {
+    /// A fresh wire around a connected socket.
+    pub(crate) fn new(stream: TcpStream) -> Wire {
+        Wire {
+            stream,
+            read_buf: BytesMut::with_capacity(16 * 1024),
+            write_buf: BytesMut::with_capacity(4 * 1024),
+            read_chunk: MIN_READ,
+            pending: 0,
+            fatal: None,
+            broken: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("pending", &self.pending)
+            .field("unsent", &self.write_buf.len())
+            .field("broken", &self.broken)
+            .finish()
+    }
 }
 
 /// What [`Connection::route`] made of a message, for the caller's state machine.
@@ -143,7 +193,7 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
                     },
                 },
                 State::Reading => {
-                    if this.conn.pending == 0 {
+                    if this.conn.wire.pending == 0 {
                         // Every Sync answered: the connection is clean again.
                         this.conn.abandoned = false;
                         this.state = State::Done;
@@ -196,6 +246,58 @@ impl Reply for Drain {
 }
 
 impl Connection {
+    /// Appends messages to the write buffer; on error takes back whatever was half-written,
+    /// so the buffer always ends at a message boundary. For messages that owe no
+    /// ReadyForQuery (startup, authentication, a Close riding in front of a request).
+    pub(crate) fn encode(&mut self, f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>) -> Result<(), PgError> {
+        let start = self.wire.write_buf.len();
+        let result = f(&mut self.wire.write_buf);
+        if result.is_err() {
+            self.wire.write_buf.truncate(start);
+        }
+        result
+    }
+
+    /// [`Connection::encode`] for one request that ends in exactly one Sync (or is one simple
+    /// Query): the server will owe one more ReadyForQuery once it is written.
+    pub(crate) fn encode_request(
+        &mut self,
+        f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>,
+    ) -> Result<(), PgError> {
+        self.encode(f)?;
+        self.wire.pending += 1;
+        Ok(())
+    }
+
+    /// True while the server owes at least one ReadyForQuery.
+    pub(crate) fn owes_replies(&self) -> bool {
+        self.wire.pending > 0
+    }
+
+    /// True while encoded bytes wait to be written.
+    pub(crate) fn has_unsent(&self) -> bool {
+        !self.wire.write_buf.is_empty()
+    }
+
+    /// Why the connection is unusable, once it is.
+    pub(crate) fn broken_reason(&self) -> Option<&str> {
+        self.wire.broken.as_deref()
+    }
+
+    /// Ends the session: Terminate (in place of anything unsent), then the socket closes.
+    pub(crate) async fn terminate(&mut self) -> Result<(), PgError> {
+        self.wire.write_buf.clear();
+        frontend::terminate(&mut self.wire.write_buf);
+        self.flush().await?;
+        self.shutdown_socket();
+        Ok(())
+    }
+
+    /// Closes the socket at once, both ways (after a failure, or a server that will not answer).
+    pub(crate) fn shutdown_socket(&mut self) {
+        let _ = self.wire.stream.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Routes one backend message; see the module docs. `reply` gets the messages that
     /// belong to the request (rows, completions, its errors) and a `ready` per
     /// ReadyForQuery. An `Err` is a protocol violation: the caller fails the connection.
@@ -204,7 +306,8 @@ impl Connection {
             Message::ReadyForQuery { status } => {
                 // checked, not saturating: an unowed ReadyForQuery means our count of what is
                 // on the wire is wrong, and every later reply would go to the wrong request.
-                self.pending = self
+                self.wire.pending = self
+                    .wire
                     .pending
                     .checked_sub(1)
                     .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
@@ -217,7 +320,7 @@ impl Connection {
                 // A FATAL error comes just before the server hangs up: kept as the reason to
                 // report instead of a bare "connection closed".
                 if error.is_fatal() {
-                    self.fatal = Some(error.clone());
+                    self.wire.fatal = Some(error.clone());
                 }
                 reply.error(error);
                 Ok(Routed::Handled)
@@ -227,7 +330,7 @@ impl Connection {
             Message::CopyInResponse => {
                 postgres_protocol::message::frontend::copy_fail(
                     "COPY FROM STDIN is not supported through fetch or execute",
-                    &mut self.write_buf,
+                    &mut self.wire.write_buf,
                 )
                 .map_err(|e| PgError::protocol(e.to_string()))?;
                 Ok(Routed::Flush)
@@ -247,7 +350,7 @@ impl Connection {
     /// The error to report for a failed read: the server's FATAL message when it sent one
     /// before hanging up, else the I/O error itself.
     pub(crate) fn explain_hangup(&mut self, error: PgError) -> PgError {
-        match self.fatal.take() {
+        match self.wire.fatal.take() {
             Some(fatal) if matches!(error, PgError::Closed(_) | PgError::Io(_)) => PgError::Server(Box::new(fatal)),
             _ => error,
         }
@@ -258,7 +361,7 @@ impl Connection {
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, PgError>> {
         loop {
             let mut needed = 0;
-            match parse_message(&mut self.read_buf, &mut needed) {
+            match parse_message(&mut self.wire.read_buf, &mut needed) {
                 Ok(Some(message)) => return Poll::Ready(Ok(message)),
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(self.fail(e))),
@@ -278,35 +381,35 @@ impl Connection {
     /// The socket is edge-triggered: `Ready(Ok)` means bytes arrived and the caller must try
     /// again (parse, or read more) — only `Pending` has registered the waker.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>, needed: usize) -> Poll<Result<(), PgError>> {
-        if let Some(reason) = &self.broken {
+        if let Some(reason) = &self.wire.broken {
             return Poll::Ready(Err(PgError::Closed(reason.clone())));
         }
-        let len = self.read_buf.len();
-        let want = needed.saturating_sub(len).max(self.read_chunk);
+        let len = self.wire.read_buf.len();
+        let want = needed.saturating_sub(len).max(self.wire.read_chunk);
         // The socket writes into initialised memory only (no `unsafe`), so the spare room is
         // zeroed first; `read_chunk` keeps that cost in proportion to what reads return.
-        self.read_buf.resize(len + want, 0);
-        let result = self.stream.poll_read(cx, &mut self.read_buf[len..]);
+        self.wire.read_buf.resize(len + want, 0);
+        let result = self.wire.stream.poll_read(cx, &mut self.wire.read_buf[len..]);
         match result {
             Poll::Ready(Ok(0)) => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Ready(Err(self.fail(PgError::Closed("the server closed the connection".to_string()))))
             }
             Poll::Ready(Ok(n)) => {
-                self.read_buf.truncate(len + n);
-                self.read_chunk = if n == want {
-                    (self.read_chunk * 2).min(MAX_READ)
+                self.wire.read_buf.truncate(len + n);
+                self.wire.read_chunk = if n == want {
+                    (self.wire.read_chunk * 2).min(MAX_READ)
                 } else {
                     n.next_power_of_two().clamp(MIN_READ, MAX_READ)
                 };
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Ready(Err(self.fail(PgError::Io(e))))
             }
             Poll::Pending => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Pending
             }
         }
@@ -315,13 +418,13 @@ impl Connection {
     /// Writes the write buffer out, as far as the socket takes it. Usually one `write` call
     /// sends a whole request: the batching is the point of building requests in a buffer.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
-        while !self.write_buf.is_empty() {
-            if let Some(reason) = &self.broken {
+        while !self.wire.write_buf.is_empty() {
+            if let Some(reason) = &self.wire.broken {
                 return Poll::Ready(Err(PgError::Closed(reason.clone())));
             }
-            match ready!(self.stream.poll_write(cx, &self.write_buf)) {
+            match ready!(self.wire.stream.poll_write(cx, &self.wire.write_buf)) {
                 Ok(0) => return Poll::Ready(Err(self.fail(PgError::Closed("the socket accepts no more data".into())))),
-                Ok(n) => self.write_buf.advance(n),
+                Ok(n) => self.wire.write_buf.advance(n),
                 Err(e) => return Poll::Ready(Err(self.fail(PgError::Io(e)))),
             }
         }
@@ -336,8 +439,8 @@ impl Connection {
     /// Marks the connection unusable after an error that leaves the stream in an unknown
     /// state, and passes the error through.
     pub(crate) fn fail(&mut self, error: PgError) -> PgError {
-        if self.broken.is_none() {
-            self.broken = Some(match &error {
+        if self.wire.broken.is_none() {
+            self.wire.broken = Some(match &error {
                 PgError::Closed(reason) => reason.clone(),
                 other => other.to_string(),
             });

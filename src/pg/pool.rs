@@ -57,7 +57,7 @@ use crate::pg::config::Config;
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
 use crate::pg::io::Reply;
-use crate::pg::message::{parse_message, Message};
+use crate::pg::message::Message;
 use crate::pg::row::Row;
 use crate::pg::types::{FromSql, ToSql};
 
@@ -350,7 +350,7 @@ impl Connection {
     /// blocking. False when the server has gone (FATAL error, end of stream) or anything else
     /// makes the connection unfit for reuse.
     pub(crate) async fn check_alive(&mut self) -> bool {
-        if self.broken.is_some() || !self.is_idle() {
+        if self.is_closed() || !self.is_idle() {
             return false;
         }
         poll_fn(|cx| Poll::Ready(self.poll_alive(cx))).await
@@ -359,20 +359,14 @@ impl Connection {
     fn poll_alive(&mut self, cx: &mut Context<'_>) -> bool {
         let mut idle = IdleReply::default();
         loop {
-            let mut needed = 0;
-            let message = match parse_message(&mut self.read_buf, &mut needed) {
-                Ok(Some(message)) => message,
-                Ok(None) => match self.poll_fill(cx, needed) {
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(_)) => return false,
-                    // Nothing more to read: alive. (The waker just registered may cause one
-                    // spurious wake-up of this task later, which every future tolerates.)
-                    Poll::Pending => return true,
-                },
-                Err(e) => {
-                    self.fail(e);
-                    return false;
-                }
+            let message = match self.poll_message(cx) {
+                Poll::Ready(Ok(message)) => message,
+                // End of stream, an I/O error, a malformed message: `poll_message` has
+                // already marked the connection broken.
+                Poll::Ready(Err(_)) => return false,
+                // Nothing more to read: alive. (The waker just registered may cause one
+                // spurious wake-up of this task later, which every future tolerates.)
+                Poll::Pending => return true,
             };
             // Through the one router: notices and parameter changes are absorbed as in any
             // request; anything that belongs to a request is a violation on an idle connection.

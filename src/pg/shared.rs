@@ -174,9 +174,8 @@ impl Driver {
                 Poll::Ready(Some(job)) => match conn.cache.get(&job.sql) {
                     Some(statement) => {
                         let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
-                        match conn.encode(|buf| write_bind_execute(buf, &statement, &params, 0)) {
+                        match conn.encode_request(|buf| write_bind_execute(buf, &statement, &params, 0)) {
                             Ok(()) => {
-                                conn.pending += 1;
                                 let reply = Executed::new(statement.columns.clone(), true);
                                 self.in_flight.push_back(InFlight { job, reply });
                             }
@@ -193,7 +192,7 @@ impl Driver {
         }
         // 2. Send what was encoded. A full socket is fine: reading below keeps the server
         //    from blocking on its own replies, and writability will wake us.
-        if !conn.write_buf.is_empty() {
+        if conn.has_unsent() {
             if let Poll::Ready(Err(e)) = conn.poll_flush(cx) {
                 return Poll::Ready(Stop::Failed(e));
             }
@@ -220,7 +219,7 @@ impl Driver {
                 Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
             }
         }
-        if self.in_flight.is_empty() && conn.write_buf.is_empty() {
+        if self.in_flight.is_empty() && !conn.has_unsent() {
             if let Some(job) = self.unprepared.take() {
                 return Poll::Ready(Stop::Prepare(job));
             }
