@@ -11,6 +11,7 @@
 //! logs a `Config` any other way.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -41,6 +42,53 @@ pub struct Config {
     pub(crate) query_timeout: Option<Duration>,
     /// Limit on delivering a CancelRequest and on draining the cancelled query afterwards.
     pub(crate) cancel_timeout: Duration,
+    /// Whether to encrypt, and how much of the server's certificate to check (libpq's
+    /// `sslmode`).
+    pub(crate) ssl_mode: SslMode,
+    /// A PEM file of trusted CAs (`sslrootcert`); without one, verification uses the Mozilla
+    /// roots. With one, `require` verifies the chain too, as libpq does.
+    pub(crate) ssl_root_cert: Option<PathBuf>,
+    /// A PEM client certificate (chain) to present (`sslcert`); only together with `ssl_key`.
+    pub(crate) ssl_cert: Option<PathBuf>,
+    /// The PEM private key of `ssl_cert` (`sslkey`).
+    pub(crate) ssl_key: Option<PathBuf>,
+}
+
+/// libpq's `sslmode`: whether the connection is encrypted, and what is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never encrypt.
+    Disable,
+    /// Plain first; encrypt only if the server refuses a plain connection.
+    Allow,
+    /// Encrypt when the server can, else plain (libpq's default, and rasgi's).
+    Prefer,
+    /// Always encrypt; check the certificate chain only when `sslrootcert` is given.
+    Require,
+    /// Encrypt, and the certificate must lead to a trusted CA.
+    VerifyCa,
+    /// Encrypt, the chain must be trusted, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = PgError;
+
+    fn from_str(s: &str) -> Result<SslMode, PgError> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(PgError::Config(format!(
+                    "sslmode={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                )))
+            }
+        })
+    }
 }
 
 impl Default for Config {
@@ -57,6 +105,10 @@ impl Default for Config {
             statement_cache_capacity: 100,
             query_timeout: None,
             cancel_timeout: Duration::from_secs(2),
+            ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            ssl_cert: None,
+            ssl_key: None,
         }
     }
 }
@@ -71,9 +123,8 @@ impl Config {
     /// `PG*` environment variables, then defaults.
     ///
     /// Query options: `application_name`, `connect_timeout` (seconds), `statement_cache_size`
-    /// (0 = off), `command_timeout` (seconds, fractional allowed), `sslmode` (`disable`,
-    /// `allow`, `prefer` — rasgi has no TLS to Postgres yet, so `require` and stricter are
-    /// refused rather than silently ignored).
+    /// (0 = off), `command_timeout` (seconds, fractional allowed), `sslmode` (see [`SslMode`];
+    /// `prefer` by default, as in libpq), `sslrootcert`, `sslcert`, `sslkey` (PEM files).
     pub fn from_url(url: &str) -> Result<Config, PgError> {
         Config::from_url_and_env(url, &|name| std::env::var(name).ok())
     }
@@ -99,6 +150,12 @@ impl Config {
         if let Some(app) = env("PGAPPNAME") {
             config.application_name = Some(app);
         }
+        if let Some(mode) = env("PGSSLMODE") {
+            config.ssl_mode = mode.parse()?;
+        }
+        config.ssl_root_cert = env("PGSSLROOTCERT").map(PathBuf::from);
+        config.ssl_cert = env("PGSSLCERT").map(PathBuf::from);
+        config.ssl_key = env("PGSSLKEY").map(PathBuf::from);
         if let Some(secs) = env("PGCONNECT_TIMEOUT") {
             config.connect_timeout = parse_seconds("PGCONNECT_TIMEOUT", &secs)?;
         }
@@ -160,15 +217,10 @@ impl Config {
                         .parse()
                         .map_err(|_| PgError::Config(format!("statement_cache_size must be a number, got {value:?}")))?
                 }
-                "sslmode" => match value.as_str() {
-                    "disable" | "allow" | "prefer" => {}
-                    other => {
-                        return Err(PgError::Config(format!(
-                            "sslmode={other} needs TLS, which rasgi's Postgres client does not speak yet; \
-                             use sslmode=disable on a trusted network"
-                        )))
-                    }
-                },
+                "sslmode" => config.ssl_mode = value.parse()?,
+                "sslrootcert" => config.ssl_root_cert = Some(PathBuf::from(value)),
+                "sslcert" => config.ssl_cert = Some(PathBuf::from(value)),
+                "sslkey" => config.ssl_key = Some(PathBuf::from(value)),
                 "host" => config.host = value,
                 "port" => config.port = parse_port(&value)?,
                 "user" => config.user = value,
@@ -213,6 +265,25 @@ impl Config {
     /// Sets the database name.
     pub fn database(mut self, database: impl Into<String>) -> Config {
         self.database = database.into();
+        self
+    }
+
+    /// Sets `sslmode` (see [`SslMode`]).
+    pub fn ssl_mode(mut self, mode: SslMode) -> Config {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Trusts the CAs in this PEM file (`sslrootcert`).
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Config {
+        self.ssl_root_cert = Some(path.into());
+        self
+    }
+
+    /// Presents this client certificate and key, both PEM (`sslcert`, `sslkey`).
+    pub fn ssl_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Config {
+        self.ssl_cert = Some(cert.into());
+        self.ssl_key = Some(key.into());
         self
     }
 
@@ -295,6 +366,7 @@ impl fmt::Debug for Config {
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("query_timeout", &self.query_timeout)
             .field("cancel_timeout", &self.cancel_timeout)
+            .field("ssl_mode", &self.ssl_mode)
             .finish()
     }
 }
@@ -366,6 +438,8 @@ fn percent_decode(s: &str) -> Result<String, PgError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn parse(url: &str, env: &[(&str, &str)]) -> Result<Config, PgError> {
@@ -409,7 +483,10 @@ mod tests {
     fn bad_input_is_explained() {
         assert!(matches!(parse("mysql://x", &[]), Err(PgError::Config(_))));
         assert!(matches!(parse("postgres://h:99999/d", &[]), Err(PgError::Config(_))));
-        assert!(matches!(parse("postgres://h/d?sslmode=require", &[]), Err(PgError::Config(_))));
+        assert!(matches!(parse("postgres://h/d?sslmode=required", &[]), Err(PgError::Config(_))));
+        let tls = parse("postgres://h/d?sslmode=verify-full&sslrootcert=/ca.pem", &[]).unwrap();
+        assert_eq!((tls.ssl_mode, tls.ssl_root_cert.as_deref()), (SslMode::VerifyFull, Some(Path::new("/ca.pem"))));
+        assert_eq!(parse("postgres://h/d", &[("PGSSLMODE", "disable")]).unwrap().ssl_mode, SslMode::Disable);
         assert!(matches!(parse("postgres://h/d?bogus=1", &[]), Err(PgError::Config(_))));
     }
 }

@@ -28,13 +28,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use postgres_protocol::message::frontend;
-use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::timeout_at;
 
 use crate::pg::config::Config;
 use crate::pg::error::{DbError, Notice, PgError};
 use crate::pg::frontend::{write_bind_execute, write_prepare};
-use crate::pg::io::{Drain, Reply, RoundTrip, Wire};
+use crate::pg::io::{Drain, Reply, RoundTrip, Stream, Wire};
 use crate::pg::message::Message;
 use crate::pg::reply::{Executed, Prepared, SimpleReply};
 use crate::pg::row::Row;
@@ -116,6 +115,8 @@ pub struct Connection {
     /// Next server-side statement name suffix; never reused, so a statement left half-made by
     /// an abandoned request cannot collide with a new one.
     pub(crate) next_statement: u64,
+    /// True when the login used SCRAM-SHA-256-PLUS, bound to this TLS channel.
+    pub(crate) channel_bound: bool,
     /// How many savepoint guards are open (names the next one, see `transaction.rs`).
     pub(crate) savepoint_depth: u32,
     /// Called with every notice; `None` logs it.
@@ -144,7 +145,7 @@ impl Connection {
     }
 
     /// A connection around a connected socket, before startup (used by `startup.rs`).
-    pub(crate) fn new(stream: TcpStream, addr: SocketAddr, config: &Config) -> Connection {
+    pub(crate) fn new(stream: Stream, addr: SocketAddr, config: &Config) -> Connection {
         Connection {
             wire: Wire::new(stream),
             addr,
@@ -155,6 +156,7 @@ impl Connection {
             cache: StatementCache::new(config.statement_cache_capacity),
             next_statement: 1,
             savepoint_depth: 0,
+            channel_bound: false,
             notice_handler: None,
             notifications: Vec::new(),
             config: Rc::new(config.clone()),
@@ -220,6 +222,12 @@ impl Connection {
     /// The transaction status after the last completed request.
     pub fn transaction_status(&self) -> TransactionStatus {
         self.tx_status
+    }
+
+    /// True when the login was SCRAM-SHA-256-PLUS: bound to this TLS channel's server
+    /// certificate (`tls-server-end-point`), so no one in the middle could have relayed it.
+    pub fn channel_binding_used(&self) -> bool {
+        self.channel_bound
     }
 
     /// True once the connection can no longer be used.

@@ -42,6 +42,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, BytesMut};
 use postgres_protocol::message::frontend;
 use rasgi_executor::reactor::net::TcpStream;
+use rasgi_http::tls::TlsStream;
 
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
@@ -71,8 +72,8 @@ pub(crate) trait Reply {
 /// of the client sends requests (`encode_request`) and awaits their replies (`RoundTrip`,
 /// `route`), and cannot make the owed-ReadyForQuery count disagree with what was written.
 pub(crate) struct Wire {
-    /// The socket, registered with this thread's reactor.
-    stream: TcpStream,
+    /// The socket (registered with this thread's reactor), plain or under TLS.
+    stream: Stream,
     /// Bytes received and not yet parsed; always begins at a message boundary.
     read_buf: BytesMut,
     /// Encoded messages not yet (completely) written; always ends at a message boundary.
@@ -90,9 +91,48 @@ pub(crate) struct Wire {
     broken: Option<String>,
 }
 
+/// The bytes under the protocol: a plain socket, or TLS over one (see `tls.rs`).
+pub(crate) enum Stream {
+    /// Unencrypted.
+    Plain(TcpStream),
+    /// Encrypted, after a completed handshake. Boxed: rustls's state is large.
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => tcp.poll_read(cx, buf),
+            Stream::Tls(tls) => tls.poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => tcp.poll_write(cx, buf),
+            Stream::Tls(tls) => tls.poll_write(cx, buf),
+        }
+    }
+
+    /// TLS may hold encrypted records after a write returned; a plain socket holds nothing.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self {
+            Stream::Plain(_) => Poll::Ready(Ok(())),
+            Stream::Tls(tls) => tls.poll_flush(cx),
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.tcp(),
+        }
+    }
+}
+
 impl Wire {
-    /// A fresh wire around a connected socket.
-    pub(crate) fn new(stream: TcpStream) -> Wire {
+    /// A fresh wire around a connected (and, if asked for, encrypted) stream.
+    pub(crate) fn new(stream: Stream) -> Wire {
         Wire {
             stream,
             read_buf: BytesMut::with_capacity(16 * 1024),
@@ -295,7 +335,12 @@ impl Connection {
 
     /// Closes the socket at once, both ways (after a failure, or a server that will not answer).
     pub(crate) fn shutdown_socket(&mut self) {
-        let _ = self.wire.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.wire.stream.tcp().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// True when the connection is encrypted (TLS).
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self.wire.stream, Stream::Tls(_))
     }
 
     /// Routes one backend message; see the module docs. `reply` gets the messages that
@@ -428,7 +473,11 @@ impl Connection {
                 Err(e) => return Poll::Ready(Err(self.fail(PgError::Io(e)))),
             }
         }
-        Poll::Ready(Ok(()))
+        // TLS: the last records may still wait in rustls for room in the socket.
+        match ready!(self.wire.stream.poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.fail(PgError::Io(e)))),
+        }
     }
 
     /// Awaits [`Connection::poll_flush`].

@@ -21,7 +21,8 @@
 //! | file | concept | asyncpg |
 //! |---|---|---|
 //! | `config.rs` | [`Config`]: URL and `PG*` variables; the password never shown | `connect_utils` |
-//! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256) | `connect_utils`, `coreproto` |
+//! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256, -PLUS over TLS) | `connect_utils`, `coreproto` |
+//! | `tls.rs` | `sslmode`: SSLRequest, the certificate checks per mode, `tls-server-end-point` | `connect_utils._negotiate_ssl_connection` |
 //! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
 //! | `io.rs` | **the round trip**, a hand-written future over the read buffer, and **the one router** of backend messages | `protocol.pyx` waiters |
 //! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
@@ -59,11 +60,12 @@ mod shared;
 mod startup;
 mod statement;
 mod temporal;
+mod tls;
 mod transaction;
 mod types;
 
 pub use cancel::cancel_query;
-pub use config::Config;
+pub use config::{Config, SslMode};
 pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
 pub use error::{DbError, Notice, PgError};
 pub use numeric::Numeric;
