@@ -50,6 +50,12 @@ fn db_data_works_with_nothing_but_postgresql_installed() {
             r#"{"id":5,"name":"epsilon","value":0.05}]"#
         )
     );
+    // The same table as CSV, streamed from COPY in a chunked response.
+    let csv = get(demo.addr, "/export.csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(csv.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(csv.body, "id,name,value\n1,alpha,1.50\n2,beta,20.00\n3,gamma,333.33\n4,delta,\n5,epsilon,0.05\n");
     // Find the cluster's port in its postmaster.pid (line 4) to check it stops with us.
     let pid_file = std::fs::read_to_string(pg_dir.join("data/postmaster.pid")).expect("the cluster is running");
     let port: u16 = pid_file.lines().nth(3).and_then(|l| l.trim().parse().ok()).expect("a port in postmaster.pid");

@@ -66,6 +66,17 @@ pub(crate) trait Reply {
 
     /// One Sync's worth of reply is complete (a ReadyForQuery arrived).
     fn ready(&mut self) {}
+
+    /// A chunk of `COPY ... TO STDOUT` data. Requests that did not ask for COPY drop it.
+    fn copy_data(&mut self, _data: bytes::Bytes) -> Result<(), PgError> {
+        Ok(())
+    }
+
+    /// True for the one request that feeds `COPY ... FROM STDIN` (`copy.rs`); for any other
+    /// the router refuses the COPY with CopyFail.
+    fn accepts_copy_in(&self) -> bool {
+        false
+    }
 }
 
 /// The socket and what is in transit on it. The fields are private to this file: the rest
@@ -162,6 +173,8 @@ pub(crate) enum Routed {
     Ready,
     /// The router queued bytes in the write buffer (a CopyFail): flush before reading on.
     Flush,
+    /// The server waits for `COPY ... FROM STDIN` data, which the request will send.
+    CopyIn,
     /// Anything else; nothing for the caller to do.
     Handled,
 }
@@ -314,6 +327,11 @@ impl Connection {
         self.wire.pending > 0
     }
 
+    /// How many encoded bytes wait to be written.
+    pub(crate) fn unsent_len(&self) -> usize {
+        self.wire.write_buf.len()
+    }
+
     /// True while encoded bytes wait to be written.
     pub(crate) fn has_unsent(&self) -> bool {
         !self.wire.write_buf.is_empty()
@@ -370,8 +388,13 @@ impl Connection {
                 reply.error(error);
                 Ok(Routed::Handled)
             }
-            // Requests never ask for COPY's data: refuse COPY FROM STDIN (the server then
-            // reports an error and carries on) and skip COPY TO STDOUT's data.
+            // Only a COPY request takes COPY data: any other refuses COPY FROM STDIN (the
+            // server then reports an error and carries on) and drops COPY TO STDOUT's data.
+            Message::CopyInResponse if reply.accepts_copy_in() => Ok(Routed::CopyIn),
+            Message::CopyData { data } => {
+                reply.copy_data(data)?;
+                Ok(Routed::Handled)
+            }
             Message::CopyInResponse => {
                 postgres_protocol::message::frontend::copy_fail(
                     "COPY FROM STDIN is not supported through fetch or execute",
@@ -380,7 +403,7 @@ impl Connection {
                 .map_err(|e| PgError::protocol(e.to_string()))?;
                 Ok(Routed::Flush)
             }
-            Message::CopyOutResponse | Message::CopyData | Message::CopyDone => Ok(Routed::Handled),
+            Message::CopyOutResponse | Message::CopyDone => Ok(Routed::Handled),
             // Closes of evicted statements ride along with requests; their answers need no one.
             Message::CloseComplete => Ok(Routed::Handled),
             other => {

@@ -28,6 +28,7 @@
 //! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
 //! | `frontend.rs` | the frontend encoder: Parse/Describe, Bind/Execute/Sync, byte-exact tests | `coreproto` |
 //! | `reply.rs` | the reply decoders: prepared, executed, simple-query results | `coreproto` |
+//! | `copy.rs` | [`CopyOut`], [`CopyIn`]: COPY out and in as streams, with backpressure | `copy_from_query`, `copy_records_to_table` |
 //! | `statement.rs` | prepared statements and their LRU cache | `_StatementCache` |
 //! | `types.rs` | [`Type`], [`ToSql`], [`FromSql`]: binary codecs of the common types | `codecs/` |
 //! | `numeric.rs`, `temporal.rs`, `array.rs` | [`Numeric`]; [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`]; arrays | `codecs/` |
@@ -46,6 +47,7 @@ mod cancel;
 pub mod cluster;
 mod config;
 mod conn;
+mod copy;
 mod error;
 mod frontend;
 mod io;
@@ -67,6 +69,7 @@ mod types;
 pub use cancel::cancel_query;
 pub use config::{Config, SslMode};
 pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
+pub use copy::{CopyIn, CopyOut};
 pub use error::{DbError, Notice, PgError};
 pub use numeric::Numeric;
 pub use pipeline::Pipeline;

@@ -215,7 +215,7 @@ impl Driver {
                         return Poll::Ready(Stop::Failed(e));
                     }
                 }
-                Ok(Routed::Handled) => {}
+                Ok(Routed::Handled | Routed::CopyIn) => {}
                 Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
             }
         }
