@@ -8,6 +8,7 @@
 //! | `try: ... except ValueError` in `/error-handling` | [`error_handling`]: a `Result` matched |
 //! | asyncpg in `/db-data` | [`db_data`]: the `pg` wire client |
 //! | asyncpg's `copy_from_table` | [`export_csv`]: `GET /export.csv`, COPY streamed into a chunked response |
+//! | asyncpg's `add_listener` | [`notifications`]: `GET /notifications`, NOTIFY as Server-Sent Events |
 //! | httpx in `/external-api` | [`external_api`]: the HTTPS client |
 //! | the anti-pattern: blocking the loop | [`blocking`]: `std::thread::sleep` on the loop |
 //! | `@app.middleware("http")` adding `X-Process-Time` | [`middleware::process_time`] |
@@ -27,7 +28,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::app::{middleware, App, HttpException, Json, Request, Response};
-use crate::pg::{rows_to_json, Config as PgConfig, Pool};
+use crate::pg::{rows_to_json, Config as PgConfig, Listener, Pool};
 
 /// Where `/external-api` fetches from when `EXTERNAL_API_URL` is not set: a public JSON
 /// API (the seed's `https://api.example.com/data` does not exist).
@@ -108,7 +109,8 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
         .get("/stream", stream_numbers)
-        .get("/export.csv", export_csv);
+        .get("/export.csv", export_csv)
+        .get("/notifications", notifications);
     crate::loopview::mount(app)
 }
 
@@ -287,6 +289,58 @@ pub async fn export_csv(request: Request) -> Result<Response, HttpException> {
         }
     });
     Ok(response.with_header("content-disposition", "attachment; filename=\"mytable.csv\""))
+}
+
+/// The channel `GET /notifications` relays: `NOTIFY rasgi_demo, 'hello'` from any session.
+pub const NOTIFY_CHANNEL: &str = "rasgi_demo";
+
+/// `GET /notifications`: the payloads NOTIFY'd on [`NOTIFY_CHANNEL`], as Server-Sent Events
+/// (`text/event-stream`, one `data:` event per notification) — asyncpg's `add_listener`
+/// feeding a `StreamingResponse`. Each subscriber gets its own [`Listener`] connection,
+/// which reconnects by itself; a production fan-out would share one listener per process.
+pub async fn notifications(request: Request) -> Result<Response, HttpException> {
+    let Some(pool) = request.state::<Pool>() else {
+        let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
+        return Err(HttpException::new(503, reason));
+    };
+    // LISTEN before the 200, so a database that is down is a 503 and an event NOTIFY'd right
+    // after the response head arrived is not missed.
+    let mut listener = async {
+        let mut listener = Listener::connect(pool.config().clone()).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok::<_, crate::pg::PgError>(listener)
+    }
+    .await
+    .map_err(|e| {
+        log_error!("/notifications: {e}");
+        HttpException::new(503, format!("database error: {e}"))
+    })?;
+    let response = Response::stream(200, "text/event-stream", move |tx| async move {
+        if tx.send(format!(": listening on {NOTIFY_CHANNEL}\n\n").into_bytes()).await.is_err() {
+            return;
+        }
+        loop {
+            let notification = match listener.recv().await {
+                Ok(notification) => notification,
+                Err(e) => {
+                    log_error!("/notifications: {e}");
+                    return;
+                }
+            };
+            // A payload line is one `data:` line; a blank line ends the event.
+            let mut event = String::with_capacity(notification.payload.len() + 8);
+            for line in notification.payload.split('\n') {
+                event.push_str("data: ");
+                event.push_str(line);
+                event.push('\n');
+            }
+            event.push('\n');
+            if tx.send(event.into_bytes()).await.is_err() {
+                return; // the client left; dropping the listener closes its connection
+            }
+        }
+    });
+    Ok(response.with_header("cache-control", "no-cache"))
 }
 
 /// `GET /stream`: a response produced piece by piece (sent chunked), one line every

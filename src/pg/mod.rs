@@ -38,6 +38,7 @@
 //! | `transaction.rs` | [`Transaction`]: commit, rollback, savepoints, rollback on drop | `transaction.py` |
 //! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
 //! | `cancel.rs` | query timeouts: CancelRequest on a new connection, then drain | `_cancel` |
+//! | `listen.rs` | [`Listener`]: LISTEN/NOTIFY as a stream on a dedicated connection that reconnects | `add_listener` |
 //! | `pool.rs` | [`Pool`]: size, FIFO waiters, acquire timeout, safe release | `pool.py` |
 //! | `shared.rs` | [`SharedConnection`]: one connection for many tasks, their queries pipelined as they arrive | (tokio-postgres's model) |
 //! | `cluster.rs` | [`cluster::Cluster`]: a throwaway PostgreSQL for the demo and tests | `asyncpg.cluster` |
@@ -52,6 +53,7 @@ mod error;
 mod frontend;
 mod io;
 mod json;
+mod listen;
 mod message;
 mod numeric;
 mod pipeline;
@@ -71,6 +73,7 @@ pub use config::{Config, SslMode};
 pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
 pub use copy::{CopyIn, CopyOut};
 pub use error::{DbError, Notice, PgError};
+pub use listen::Listener;
 pub use numeric::Numeric;
 pub use pipeline::Pipeline;
 pub use pool::{Pool, PoolBuilder, PoolStatus, PooledConnection};

@@ -211,6 +211,12 @@ impl Pool {
         self.acquire().await?.fetch_value(sql, params).await
     }
 
+    /// The settings its connections are opened with (for a dedicated connection to the same
+    /// database, such as a [`crate::pg::Listener`]).
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
     /// The pool's counters.
     pub fn status(&self) -> PoolStatus {
         let shared = &self.shared;
