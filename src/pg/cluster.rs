@@ -179,6 +179,12 @@ impl Cluster {
         self.url_for("postgres", Some(&self.password))
     }
 
+    /// Promotes a standby (a cluster made with `pg_basebackup -R`) to a primary, and waits
+    /// until it accepts writes (`pg_ctl promote -w`).
+    pub fn promote(&self) -> Result<(), PgError> {
+        run(self.command("pg_ctl").arg("-D").arg(self.data_dir()).args(["-w", "-t", "60", "promote"]))
+    }
+
     /// The pid of the postmaster this handle started.
     pub fn postmaster_pid(&self) -> u32 {
         self.postmaster_pid

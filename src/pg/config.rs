@@ -25,6 +25,10 @@ pub struct Config {
     pub(crate) host: String,
     /// TCP port.
     pub(crate) port: u16,
+    /// Further servers to try, in order, after `host:port` (`postgres://h1:p1,h2:p2/db`).
+    pub(crate) other_hosts: Vec<(String, u16)>,
+    /// Which kind of server a connection must reach (`target_session_attrs`).
+    pub(crate) target_session_attrs: TargetSessionAttrs,
     /// Role to log in as.
     pub(crate) user: String,
     /// Password, when the server asks for one. Never printed.
@@ -52,6 +56,46 @@ pub struct Config {
     pub(crate) ssl_cert: Option<PathBuf>,
     /// The PEM private key of `ssl_cert` (`sslkey`).
     pub(crate) ssl_key: Option<PathBuf>,
+}
+
+/// libpq's `target_session_attrs`: which server of a multi-host URL a connection may settle
+/// on. The hosts are tried in order; one that is reachable but of the wrong kind is closed
+/// and the next one tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSessionAttrs {
+    /// The first server that accepts the login (the default).
+    Any,
+    /// One that accepts writes: not a standby, and not `default_transaction_read_only`.
+    ReadWrite,
+    /// One that does not accept writes.
+    ReadOnly,
+    /// One that is not a standby (in recovery).
+    Primary,
+    /// A standby.
+    Standby,
+    /// A standby if any is reachable, else any server.
+    PreferStandby,
+}
+
+impl FromStr for TargetSessionAttrs {
+    type Err = PgError;
+
+    fn from_str(s: &str) -> Result<TargetSessionAttrs, PgError> {
+        Ok(match s {
+            "any" => TargetSessionAttrs::Any,
+            "read-write" => TargetSessionAttrs::ReadWrite,
+            "read-only" => TargetSessionAttrs::ReadOnly,
+            "primary" => TargetSessionAttrs::Primary,
+            "standby" => TargetSessionAttrs::Standby,
+            "prefer-standby" => TargetSessionAttrs::PreferStandby,
+            other => {
+                return Err(PgError::Config(format!(
+                    "target_session_attrs={other:?} is not one of any, read-write, read-only, primary, standby, \
+                     prefer-standby"
+                )))
+            }
+        })
+    }
 }
 
 /// libpq's `sslmode`: whether the connection is encrypted, and what is checked.
@@ -97,6 +141,8 @@ impl Default for Config {
         Config {
             host: "localhost".to_string(),
             port: 5432,
+            other_hosts: Vec::new(),
+            target_session_attrs: TargetSessionAttrs::Any,
             database: user.clone(),
             user,
             password: None,
@@ -191,13 +237,24 @@ impl Config {
             }
         }
         if !hostport.is_empty() {
-            let (host, port) = split_host_port(hostport)?;
-            if !host.is_empty() {
-                config.host = percent_decode(host)?;
+            // `h1:p1,h2:p2`: a host without a port gets the default (or PGPORT) one.
+            let default_port = config.port;
+            let mut hosts = Vec::new();
+            for one in hostport.split(',') {
+                let (host, port) = split_host_port(one)?;
+                let host = if host.is_empty() { config.host.clone() } else { percent_decode(host)? };
+                let port = match port {
+                    Some(port) => parse_port(port)?,
+                    None => default_port,
+                };
+                hosts.push((host, port));
             }
-            if let Some(port) = port {
-                config.port = parse_port(port)?;
+            let mut hosts = hosts.into_iter();
+            if let Some((host, port)) = hosts.next() {
+                config.host = host;
+                config.port = port;
             }
+            config.other_hosts = hosts.collect();
         }
         if let Some(path) = path.filter(|p| !p.is_empty()) {
             database_from_env = Some(percent_decode(path)?);
@@ -218,6 +275,7 @@ impl Config {
                         .map_err(|_| PgError::Config(format!("statement_cache_size must be a number, got {value:?}")))?
                 }
                 "sslmode" => config.ssl_mode = value.parse()?,
+                "target_session_attrs" => config.target_session_attrs = value.parse()?,
                 "sslrootcert" => config.ssl_root_cert = Some(PathBuf::from(value)),
                 "sslcert" => config.ssl_cert = Some(PathBuf::from(value)),
                 "sslkey" => config.ssl_key = Some(PathBuf::from(value)),
@@ -266,6 +324,17 @@ impl Config {
     pub fn database(mut self, database: impl Into<String>) -> Config {
         self.database = database.into();
         self
+    }
+
+    /// Sets `target_session_attrs` (see [`TargetSessionAttrs`]).
+    pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Config {
+        self.target_session_attrs = attrs;
+        self
+    }
+
+    /// Every server to try, in order: `host:port`, then the others of a multi-host URL.
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port)).chain(self.other_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
     }
 
     /// Sets `sslmode` (see [`SslMode`]).
@@ -367,6 +436,8 @@ impl fmt::Debug for Config {
             .field("query_timeout", &self.query_timeout)
             .field("cancel_timeout", &self.cancel_timeout)
             .field("ssl_mode", &self.ssl_mode)
+            .field("other_hosts", &self.other_hosts)
+            .field("target_session_attrs", &self.target_session_attrs)
             .finish()
     }
 }
@@ -487,6 +558,10 @@ mod tests {
         let tls = parse("postgres://h/d?sslmode=verify-full&sslrootcert=/ca.pem", &[]).unwrap();
         assert_eq!((tls.ssl_mode, tls.ssl_root_cert.as_deref()), (SslMode::VerifyFull, Some(Path::new("/ca.pem"))));
         assert_eq!(parse("postgres://h/d", &[("PGSSLMODE", "disable")]).unwrap().ssl_mode, SslMode::Disable);
+        let multi = parse("postgres://u@h1:5433,h2,[::1]:7/d?target_session_attrs=read-write", &[]).unwrap();
+        assert_eq!(multi.hosts().collect::<Vec<_>>(), [("h1", 5433), ("h2", 5432), ("::1", 7)]);
+        assert_eq!(multi.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert!(parse("postgres://h/d?target_session_attrs=writable", &[]).is_err());
         assert!(matches!(parse("postgres://h/d?bogus=1", &[]), Err(PgError::Config(_))));
     }
 }

@@ -20,7 +20,7 @@
 //!
 //! | file | concept | asyncpg |
 //! |---|---|---|
-//! | `config.rs` | [`Config`]: URL and `PG*` variables; the password never shown | `connect_utils` |
+//! | `config.rs` | [`Config`]: URL and `PG*` variables, several hosts, [`TargetSessionAttrs`], [`SslMode`]; the password never shown | `connect_utils` |
 //! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256, -PLUS over TLS) | `connect_utils`, `coreproto` |
 //! | `tls.rs` | `sslmode`: SSLRequest, the certificate checks per mode, `tls-server-end-point` | `connect_utils._negotiate_ssl_connection` |
 //! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
@@ -69,7 +69,7 @@ mod transaction;
 mod types;
 
 pub use cancel::cancel_query;
-pub use config::{Config, SslMode};
+pub use config::{Config, SslMode, TargetSessionAttrs};
 pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
 pub use copy::{CopyIn, CopyOut};
 pub use error::{DbError, Notice, PgError};

@@ -30,7 +30,7 @@ use postgres_protocol::message::frontend;
 use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::{spawn_blocking, timeout};
 
-use crate::pg::config::{Config, SslMode};
+use crate::pg::config::{Config, SslMode, TargetSessionAttrs};
 use crate::pg::conn::{BackendKey, Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
 use crate::pg::io::Stream;
@@ -39,13 +39,77 @@ use crate::pg::message::Message;
 /// Connects, authenticates and waits for the first ReadyForQuery, all within
 /// `config.connect_timeout`.
 pub(crate) async fn connect(config: &Config) -> Result<Connection, PgError> {
-    match timeout(config.connect_timeout, connect_unbounded(config)).await {
+    match timeout(config.connect_timeout, connect_to_some_host(config)).await {
         Ok(result) => result,
         Err(_) => Err(PgError::Io(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!("connecting to {config} took longer than {:?} (connect_timeout)", config.connect_timeout),
         ))),
     }
+}
+
+/// Tries the hosts in order (twice for `prefer-standby`: standbys first, then any) and keeps
+/// the first connection of the kind `target_session_attrs` asks for. With one host and
+/// `any`, its own error comes back unchanged.
+async fn connect_to_some_host(config: &Config) -> Result<Connection, PgError> {
+    let single = config.other_hosts.is_empty() && config.target_session_attrs == TargetSessionAttrs::Any;
+    if single {
+        return connect_unbounded(config).await;
+    }
+    let passes: &[TargetSessionAttrs] = match config.target_session_attrs {
+        TargetSessionAttrs::PreferStandby => &[TargetSessionAttrs::Standby, TargetSessionAttrs::Any],
+        other => &[other],
+    };
+    let mut reasons = Vec::new();
+    for &want in passes {
+        for (host, port) in config.hosts() {
+            let mut one = config.clone();
+            one.host = host.to_string();
+            one.port = port;
+            one.other_hosts.clear();
+            match connect_unbounded(&one).await {
+                Ok(mut conn) => match session_fits(&mut conn, want).await {
+                    Ok(None) => return Ok(conn),
+                    Ok(Some(why)) => {
+                        reasons.push(format!("{host}:{port} {why}"));
+                        let _ = conn.close().await;
+                    }
+                    Err(e) => reasons.push(format!("{host}:{port}: {e}")),
+                },
+                Err(e) => reasons.push(format!("{host}:{port}: {e}")),
+            }
+        }
+    }
+    Err(PgError::NoSuitableServer(format!(
+        "target_session_attrs={:?}; {}",
+        config.target_session_attrs,
+        reasons.join("; ")
+    )))
+}
+
+/// `None` when the server suits `want`, else why not. PostgreSQL 14 and later report
+/// `in_hot_standby` and `default_transaction_read_only` at startup (ParameterStatus), so no
+/// query is needed; older servers are asked.
+async fn session_fits(conn: &mut Connection, want: TargetSessionAttrs) -> Result<Option<&'static str>, PgError> {
+    if want == TargetSessionAttrs::Any {
+        return Ok(None);
+    }
+    let standby = match conn.parameter("in_hot_standby") {
+        Some(value) => value == "on",
+        None => conn.fetch_value::<bool>("SELECT pg_is_in_recovery()", &[]).await?,
+    };
+    let read_only = standby
+        || match conn.parameter("default_transaction_read_only") {
+            Some(value) => value == "on",
+            None => conn.fetch_value::<String>("SHOW transaction_read_only", &[]).await? == "on",
+        };
+    Ok(match want {
+        TargetSessionAttrs::ReadWrite if read_only => Some("is read-only"),
+        TargetSessionAttrs::ReadOnly if !read_only => Some("accepts writes"),
+        TargetSessionAttrs::Primary if standby => Some("is a standby"),
+        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby if !standby => Some("is not a standby"),
+        _ => None,
+    })
 }
 
 /// Whether one connection attempt encrypts.
