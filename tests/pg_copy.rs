@@ -83,6 +83,17 @@ fn copy_failures_are_errors_and_the_connection_goes_on() {
         assert_eq!(ack.code, "57014");
         assert!(ack.message.contains("changed my mind"), "{}", ack.message);
 
+        // COPY FROM STDIN through execute (the extended protocol) is refused, not hung: the
+        // server ignores the Sync sent with it while in COPY mode, so a second one follows.
+        let err = rasgi_executor::timeout(Duration::from_secs(5), conn.execute(&format!("COPY {t} FROM STDIN"), &[]))
+            .await
+            .expect("answered, not hung")
+            .unwrap_err();
+        assert!(err.to_string().contains("Connection::copy_in"), "{err}");
+        assert!(matches!(&err, PgError::Server(db) if db.code == "57014"), "{err:?}");
+        let err = conn.simple_query(&format!("COPY {t} FROM STDIN")).await.unwrap_err();
+        assert!(err.to_string().contains("Connection::copy_in"), "{err}");
+
         // No such table: the error comes from copy_in itself.
         let err = conn.copy_in("COPY no_such_table FROM STDIN").await.err().expect("an error");
         assert!(matches!(&err, PgError::Server(db) if db.code == "42P01"), "{err:?}");

@@ -77,6 +77,13 @@ pub(crate) trait Reply {
     fn accepts_copy_in(&self) -> bool {
         false
     }
+
+    /// True when the request used the extended protocol (Bind/Execute/Sync). A server in
+    /// COPY-in mode ignores the Sync that was already sent, so after a CopyFail it needs
+    /// another one before it answers ReadyForQuery; a simple Query needs none.
+    fn extended_protocol(&self) -> bool {
+        false
+    }
 }
 
 /// The socket and what is in transit on it. The fields are private to this file: the rest
@@ -397,10 +404,14 @@ impl Connection {
             }
             Message::CopyInResponse => {
                 postgres_protocol::message::frontend::copy_fail(
-                    "COPY FROM STDIN is not supported through fetch or execute",
+                    "COPY FROM STDIN goes through Connection::copy_in, not fetch or execute",
                     &mut self.wire.write_buf,
                 )
                 .map_err(|e| PgError::protocol(e.to_string()))?;
+                // Replaces the ignored Sync: the owed ReadyForQuery count stays right.
+                if reply.extended_protocol() {
+                    frontend::sync(&mut self.wire.write_buf);
+                }
                 Ok(Routed::Flush)
             }
             Message::CopyOutResponse | Message::CopyDone => Ok(Routed::Handled),

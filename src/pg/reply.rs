@@ -86,6 +86,10 @@ impl Reply for Executed {
     fn error(&mut self, error: DbError) {
         self.error.get_or_insert(error);
     }
+
+    fn extended_protocol(&self) -> bool {
+        true
+    }
 }
 
 /// The reply to a simple Query: any number of result sets, all in text.
