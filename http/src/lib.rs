@@ -61,7 +61,9 @@ pub mod tls;
 pub mod ws;
 
 pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, ReceiveEvent, Scope, SendEvent, State};
-pub use asgi::{Message, WebSocketChannel, WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
+pub use asgi::{WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};
+pub use server::websocket::WebSocketChannel;
+pub use ws::Message;
 pub use server::respond::SendHook;
