@@ -34,6 +34,8 @@
 //! | `server/buffer.rs` | the connection's read buffer |
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
+//! | `server/socket.rs` | the sockets a connection arrives on: TCP or a Unix-domain socket (`--uds`) |
+//! | `server/proxy.rs` | behind a proxy: `X-Forwarded-*` and `Forwarded`, believed only from trusted peers |
 //! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages |
 //! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
