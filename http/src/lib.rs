@@ -34,7 +34,7 @@
 //! | `server/buffer.rs` | the connection's read buffer |
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
-//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages |
+//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages, permessage-deflate |
 //! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
 //! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
