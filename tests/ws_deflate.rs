@@ -1,6 +1,7 @@
 //! permessage-deflate (RFC 7692) as raw bytes over a real socket: which offer the server
 //! accepts and its exact answer, RFC 7692 §7.2.3's example frames, the RSV1 rules,
-//! context takeover against `server_no_context_takeover`, the size limit counted on the
+//! context takeover against `server_no_context_takeover`, `server_max_window_bits` down
+//! to 8, the size limit counted on the
 //! inflated message (1009), corrupt compressed data (1007), and the switch
 //! `--ws-per-message-deflate false`.
 
@@ -324,4 +325,39 @@ fn corrupt_compressed_data_fails_with_1007() {
     // Valid DEFLATE whose text is not UTF-8: a stored block holding 0xff.
     let latin = [0x00, 0x01, 0x00, 0xfe, 0xff, 0xff];
     open(&server, offer, offer).expect_failure(&compressed(0x81, &latin), 1007, "a text message that is not UTF-8");
+}
+
+#[test]
+fn server_max_window_bits_is_honoured_down_to_8() {
+    let (server, _) = start();
+    // 300 bytes with no repeat inside, twice: the second copy is 300 bytes back, beyond
+    // a 256-byte window.
+    let mut state = 0x2545_f491u32;
+    let noise: Vec<u8> = (0..300)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 24) as u8
+        })
+        .collect();
+    let twice = [noise.as_slice(), noise.as_slice()].concat();
+    let mut sizes = Vec::new();
+    for bits in [8u8, 15] {
+        let offer = format!("permessage-deflate; server_max_window_bits={bits}");
+        let mut ws = open(&server, &offer, &offer);
+        ws.send(&frame(0x82, &twice));
+        let (byte, packed) = ws.read_frame();
+        assert_eq!(byte, 0xc2);
+        // A decoder with exactly the agreed window refuses any match beyond it.
+        let mut inflater = Inflater::new().with_window_bits(bits);
+        let mut out = Vec::new();
+        inflater.inflate(&packed, &mut out).unwrap();
+        inflater.inflate(&[0, 0, 0xff, 0xff], &mut out).unwrap();
+        assert_eq!(out, twice);
+        sizes.push(packed.len());
+        if bits == 15 {
+            let mut narrow = Inflater::new().with_window_bits(8);
+            assert!(narrow.inflate(&packed, &mut Vec::new()).is_err(), "the check can tell the difference");
+        }
+    }
+    assert!(sizes[0] > 500 && sizes[1] < 400, "the 8-bit window cannot see the repeat: {sizes:?}");
 }

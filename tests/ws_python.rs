@@ -3,9 +3,8 @@
 //! messages, pings answered by the server, close codes both ways, messages of 16 MiB
 //! (the default limit) and one byte more (1009), and a chat room with two members.
 //! `websockets` offers permessage-deflate by default, so all of these run compressed;
-//! one test also checks the negotiated parameters (down to an 8-bit window, which
-//! Python's zlib decodes strictly) and that `compression=None` still works, and another
-//! that the limit counts the inflated size.
+//! one test also checks the negotiated parameters (down to the 8-bit window) and that
+//! `compression=None` still works, and another that the limit counts the inflated size.
 //!
 //! `.ci/test-all` installs `websockets` (`python3 -m pip install websockets`) when it is
 //! not importable.
@@ -204,7 +203,7 @@ with connect(URL + '/ws/echo', max_size=None) as ws:
     print(len(data), ws.recv() == data)
     ws.send('short')
     print(ws.recv())
-# The narrowest window and no context takeover, which Python's zlib decodes strictly.
+# The narrowest windows websockets allows, and no context takeover either way.
 narrow = ClientPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True,
                                         server_max_window_bits=8, client_max_window_bits=9)
 with connect(URL + '/ws/echo', extensions=[narrow], compression=None, max_size=None) as ws:
