@@ -1,9 +1,8 @@
 //! permessage-deflate (RFC 7692) as raw bytes over a real socket: which offer the server
 //! accepts and its exact answer, RFC 7692 §7.2.3's example frames, the RSV1 rules,
-//! context takeover against `server_no_context_takeover`, `server_max_window_bits` down
-//! to 8, the size limit counted on the
-//! inflated message (1009), corrupt compressed data (1007), and the switch
-//! `--ws-per-message-deflate false`.
+//! context takeover against `server_no_context_takeover` (both directions),
+//! `server_max_window_bits` down to 8, the size limit counted on the inflated message
+//! (1009), corrupt compressed data (1007), and the switch `--ws-per-message-deflate false`.
 
 mod server_support;
 mod ws_support;
