@@ -134,7 +134,7 @@ impl MessageReader {
                         self.packed = packed;
                         self.packed.clear();
                     }
-                    if matches!(self.partial, Partial::Text) && !self.frame.is_some_and(|h| h.opcode.is_control()) {
+                    if matches!(self.partial, Partial::Text) && !control {
                         self.utf8.feed(&self.data[before..]).map_err(|_| Failure {
                             code: close::INVALID_PAYLOAD,
                             reason: "a text message that is not UTF-8",
@@ -234,7 +234,8 @@ impl MessageReader {
 }
 
 impl MessageReader {
-    /// Runs one decompression step into `data`, and validates what it produced.
+    /// Runs one decompression step into `data`; its error becomes the failure the
+    /// connection ends with.
     fn inflate(
         &mut self,
         step: impl FnOnce(&mut MessageInflater, &mut Vec<u8>) -> Result<(), InflateError>,
@@ -399,6 +400,7 @@ mod tests {
         // A text message whose inflated bytes are not UTF-8 ("\xff" as a stored block).
         let mut latin1 = frame(true, Opcode::Text, &[0x00, 0x01, 0x00, 0xfe, 0xff, 0xff]);
         latin1[0] |= 0x40;
-        assert_eq!(read_all_with(deflating(100), &latin1).unwrap_err().code, 1007);
+        let err = read_all_with(deflating(100), &latin1).unwrap_err();
+        assert_eq!(err, Failure { code: 1007, reason: "a text message that is not UTF-8" });
     }
 }
