@@ -26,11 +26,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::asgi::{header, App, AppError, Header, LifespanEvent, Scope, SendEvent, State};
+use crate::asgi::{header, App, AppError, Header, LifespanEvent, Scope, SendEvent, State, WebSocketScope};
 use crate::compress::GzipEncoder;
 use crate::error::SendError;
 use crate::server::conn::{Receive, Sender};
 use crate::server::respond::SendHook;
+use crate::server::websocket::WebSocketChannel;
 
 /// Starlette's default: bodies shorter than this are sent as they are.
 pub const DEFAULT_MINIMUM_SIZE: usize = 500;
@@ -80,6 +81,17 @@ impl<A: App> App for GZipMiddleware<A> {
 
     fn lifespan(&self, event: LifespanEvent, state: &Rc<State>) -> impl Future<Output = Result<(), String>> {
         self.inner.lifespan(event, state)
+    }
+
+    /// WebSockets pass straight through: their compression is permessage-deflate, which
+    /// the session negotiates itself. (Without this, the trait's default would refuse
+    /// every WebSocket behind the middleware.)
+    fn websocket(
+        &self,
+        scope: &WebSocketScope,
+        socket: &WebSocketChannel<'_>,
+    ) -> impl Future<Output = Result<(), AppError>> {
+        self.inner.websocket(scope, socket)
     }
 }
 

@@ -36,7 +36,7 @@
 //! | `server/config.rs` | settings and uvicorn-like flags |
 //! | `server/socket.rs` | the sockets a connection arrives on: TCP or a Unix-domain socket (`--uds`) |
 //! | `server/proxy.rs` | behind a proxy: `X-Forwarded-*` and `Forwarded`, believed only from trusted peers |
-//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages |
+//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages, permessage-deflate |
 //! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
 //! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
@@ -66,6 +66,6 @@ pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, Receiv
 pub use asgi::{WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};
+pub use server::respond::SendHook;
 pub use server::websocket::WebSocketChannel;
 pub use ws::Message;
-pub use server::respond::SendHook;
