@@ -16,6 +16,7 @@ use rasgi::demo::Settings;
 use rasgi::pg::cluster::{create_demo_table, Cluster, ClusterOptions};
 use rasgi::pg::Connection;
 use rasgi_executor::{log_info, log_warn};
+use rasgi_http::gzip::GZipMiddleware;
 use rasgi_http::server::{self, Config, USAGE};
 
 fn main() {
@@ -45,7 +46,8 @@ fn main() {
     // Kept alive until the end of `main`: dropping it stops the cluster.
     let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
     let settings = Arc::new(settings);
-    let handle = match server::start(config, move || rasgi::demo::app_with(settings.clone())) {
+    // Starlette's GZipMiddleware with its defaults, around the whole app.
+    let handle = match server::start(config, move || GZipMiddleware::new(rasgi::demo::app_with(settings.clone()))) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("error: {e}");

@@ -100,11 +100,15 @@ fn start() -> (TestServer, Journal) {
 }
 
 #[test]
-fn handshake_is_answered_with_the_rfc_accept_key_and_declines_extensions() {
+fn handshake_is_answered_with_the_rfc_accept_key_and_declines_unknown_extensions() {
     let (server, _) = start();
+    let offer = "Sec-WebSocket-Extensions: x-webkit-deflate-frame, permessage-deflate; mystery\r\n";
+    let (_, head) = Ws::handshake(server.addr, &upgrade("/echo", offer));
+    assert_eq!(head, ACCEPTED, "no sec-websocket-extensions: the offers are declined");
+    let (server, _) = start_with(Config { ws_per_message_deflate: false, ..config() });
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     let (_, head) = Ws::handshake(server.addr, &upgrade("/echo", offer));
-    assert_eq!(head, ACCEPTED, "no sec-websocket-extensions: the offer is declined");
+    assert_eq!(head, ACCEPTED, "--ws-per-message-deflate false declines permessage-deflate too");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! the one uvicorn itself uses. Echo (text stays text, bytes stay bytes), fragmented
 //! messages, pings answered by the server, close codes both ways, messages of 16 MiB
 //! (the default limit) and one byte more (1009), and a chat room with two members.
+//! `websockets` offers permessage-deflate by default, so all of these run compressed;
+//! one test also checks the negotiated parameters (down to the 8-bit window) and that
+//! `compression=None` still works, and another that the limit counts the inflated size.
 //!
 //! `.ci/test-all` installs `websockets` (`python3 -m pip install websockets`) when it is
 //! not importable.
@@ -178,4 +181,68 @@ other.close()
          {'event': 'left', 'member': 2}\n\
          {'member': 3, 'text': 'elsewhere'}\n"
     );
+}
+
+#[test]
+fn permessage_deflate_is_negotiated_and_large_messages_echo() {
+    let server = start();
+    let out = python(
+        &server,
+        r#"
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+line = 'a line of text that compresses well, number '
+text = ''.join(line + str(i) + '\n' for i in range(100000))
+data = bytes(range(256)) * 16384
+with connect(URL + '/ws/echo', max_size=None) as ws:
+    print(ws.response.headers['Sec-WebSocket-Extensions'])
+    print([e.name for e in ws.protocol.extensions])
+    for _ in range(2):
+        ws.send(text)
+        print(len(text), ws.recv() == text)
+    ws.send(data)
+    print(len(data), ws.recv() == data)
+    ws.send('short')
+    print(ws.recv())
+# The narrowest windows websockets allows, and no context takeover either way.
+narrow = ClientPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True,
+                                        server_max_window_bits=8, client_max_window_bits=9)
+with connect(URL + '/ws/echo', extensions=[narrow], compression=None, max_size=None) as ws:
+    print(ws.response.headers['Sec-WebSocket-Extensions'])
+    for _ in range(2):
+        ws.send(text)
+        print(ws.recv() == text)
+with connect(URL + '/ws/echo', compression=None, max_size=None) as ws:
+    print(ws.response.headers.get('Sec-WebSocket-Extensions'), ws.protocol.extensions)
+    ws.send(text)
+    print(ws.recv() == text)
+"#,
+    );
+    assert_eq!(
+        out,
+        "permessage-deflate\n['permessage-deflate']\n\
+         4988890 True\n4988890 True\n4194304 True\nshort\n\
+         permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8\n\
+         True\nTrue\n\
+         None []\nTrue\n"
+    );
+}
+
+#[test]
+fn an_inflated_message_over_the_limit_is_1009() {
+    let config = rasgi_http::server::Config { ws_max_size: 1 << 20, ..config() };
+    let server = TestServer::start(config, || rasgi::chat::mount(App::new()));
+    let out = python(
+        &server,
+        r#"
+with connect(URL + '/ws/echo', max_size=None) as ws:
+    ws.send(b'\0' * (1 << 20))
+    print(len(ws.recv()))
+    ws.send(b'\0' * ((1 << 20) + 1))
+    try:
+        ws.recv()
+    except ConnectionClosed as e:
+        print(e.rcvd.code, e.rcvd.reason)
+"#,
+    );
+    assert_eq!(out, "1048576\n1009 a message larger than the size limit\n");
 }

@@ -656,6 +656,60 @@ def suite_ws(args):
                 "busy": busy, "raw": line,
             })
     return result
+def compress_corpus():
+    """Writes the compress suite's corpus into the work directory: `json` (TechEmpower-style
+    rows, 4 MB), `text` (words drawn from a fixed vocabulary with Zipf-like frequencies, 4 MB),
+    and for each the `.z6` stream that C zlib writes at level 6, which every contender
+    inflates. Seeded, so every run measures the same bytes."""
+    import random
+    import zlib
+    out = Path(os.environ.get("BENCH_WORK", ROOT / "target")) / "compress-corpus"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(15)
+    rows = []
+    size = 0
+    while size < 4_000_000:
+        row = json.dumps({"id": len(rows) + 1, "randomNumber": rng.randint(1, 10000),
+                          "message": "Hello, World!", "tags": rng.sample(["a", "db", "json", "fast", "io"], 2)},
+                         separators=(",", ":"))
+        rows.append(row)
+        size += len(row) + 1
+    corpus = {"json": ("[" + ",".join(rows) + "]").encode()}
+    words = ("the of and to a in is it you that he was for on are with as I his they be at one have this from "
+             "or had by hot word but what some we can out other were all there when up use your how said an each "
+             "event loop task waker future socket reactor timer poll ready").split()
+    weights = [1 / (i + 1) for i in range(len(words))]
+    text = []
+    size = 0
+    while size < 4_000_000:
+        line = " ".join(rng.choices(words, weights, k=rng.randint(5, 15))).capitalize() + ".\n"
+        text.append(line)
+        size += len(line)
+    corpus["text"] = "".join(text).encode()
+    for name, data in corpus.items():
+        (out / name).write_bytes(data)
+        (out / f"{name}.z6").write_bytes(zlib.compress(data, 6))
+    return out
+
+
+def suite_compress(args):
+    rasgi, why = rasgi_binary("compressbench")
+    corpus = compress_corpus()
+    common = ["--corpus", str(corpus), *(["--only", ",".join(args.only)] if args.only else [])]
+    table = {
+        "rasgi": ((lambda: [str(rasgi), *common]) if rasgi else None, why),
+        "zlib": (lambda: [sys.executable, str(PY_PEERS / "compress_bench.py"), *common], None),
+        "flate2": (lambda: [str(PEER_BIN / "compressbench"), *common], None),
+    }
+    table, skipped = select(table, args.contenders, "compress")
+    description = (
+        f"{args.rounds} alternating round(s), pinned to CPU {SUBJECT_CPU}; 4 MB of JSON rows and 4 MB of "
+        "text, in memory. `deflateN`: MB/s of input compressed into the zlib format at level N; `inflate`: "
+        "MB/s of output from the stream C zlib wrote at level 6; `ratio6`: compressed/original at level 6. "
+        "C zlib is called through Python's `zlib`, timing only the call."
+    )
+    result = new_result("compress", args, table, skipped, description)
+    return run_measurement_suite("compress", args, table, result, lambda: 300)
 
 
 def run_measurement_suite(suite, args, table, result, timeout):
@@ -816,6 +870,7 @@ SUITE_FUNCTIONS = {
     "pg": suite_pg,
     "https": suite_https,
     "exec": suite_exec,
+    "compress": suite_compress,
     "memory": suite_memory,
     "instructions": suite_instructions,
     "ws": suite_ws,
@@ -853,7 +908,7 @@ def main():
         choices = "; ".join(f"{s}: {','.join(MEASURES[s])}" for s in suites)
         sys.exit(f"bench.py: --only {','.join(unknown)} matches nothing in the selected suites ({choices})")
     all_contenders = {"rasgi", "hyper", "fastapi", "raw-asgi", "tokio-postgres", "asyncpg",
-                      "hyper-rustls", "httpx", "tokio", "tokio-tungstenite", "uvicorn"}
+                      "hyper-rustls", "httpx", "tokio", "tokio-tungstenite", "uvicorn", "zlib", "flate2"}
     unknown = [name for name in args.contenders if name not in all_contenders]
     if unknown:
         sys.exit(f"bench.py: unknown contender {','.join(unknown)}; choose from {','.join(sorted(all_contenders))}")

@@ -62,6 +62,14 @@ SUITES = {
         "higher_is_better": False,
         "baselines": ["rasgi", "tokio"],
     },
+    "compress": {
+        "groups": [f"{m}_{c}" for c in ("json", "text") for m in ("deflate1", "deflate6", "inflate", "ratio6")],
+        "title": "Compression (zlib format; ratio6 rows: compressed / original size, lower is better)",
+        "group_label": "measure",
+        "value_label": "MB/s",
+        "higher_is_better": True,
+        "baselines": ["rasgi", "zlib"],
+    },
     "memory": {
         "groups": ["idle_conn"],
         "title": "Memory per idle keep-alive connection",

@@ -33,9 +33,11 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
 
-pub use crate::server::conn::{Receive, Sender};
-pub use crate::server::websocket::WebSocketChannel;
-pub use crate::ws::Message;
+// The contract names the server's handles, but does not re-export them: they are the
+// server's types, exported from the crate root beside the contract.
+use crate::server::conn::{Receive, Sender};
+use crate::server::websocket::WebSocketChannel;
+use crate::ws::Message;
 
 /// A header as the application sends it: lowercase name, raw value. Static strings
 /// borrow, computed ones own — `Cow` lets both share one type without an allocation for

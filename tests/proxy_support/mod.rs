@@ -21,6 +21,11 @@ impl Proxy {
     /// Starts nginx with one `server` listening on a free loopback port, whose body is
     /// `locations` (for example `location / { proxy_pass http://127.0.0.1:8000; }`).
     pub fn start(locations: &str) -> Proxy {
+        Proxy::start_with_http("", locations)
+    }
+
+    /// Like [`Proxy::start`], with extra directives for the `http` block (an `upstream`).
+    pub fn start_with_http(http: &str, locations: &str) -> Proxy {
         let dir = TempDir::new("nginx-proxy");
         let d = dir.path().display().to_string();
         std::fs::create_dir_all(dir.path().join("tmp")).expect("nginx temp dir");
@@ -31,8 +36,8 @@ impl Proxy {
 {user}
 worker_processes 1;
 pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
+error_log {d}/error.log info;
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
     client_body_temp_path {d}/tmp/body;
@@ -40,6 +45,7 @@ http {{
     fastcgi_temp_path {d}/tmp/fastcgi;
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
+    {http}
     server {{
         listen 127.0.0.1:{port};
         {locations}
@@ -61,6 +67,13 @@ http {{
             std::thread::sleep(Duration::from_millis(20));
         }
         Proxy { dir, addr }
+    }
+}
+
+impl Proxy {
+    /// nginx's error log so far.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 }
 

@@ -73,6 +73,9 @@ pub struct Config {
     /// How long a ping may wait for its pong before the connection is dropped
     /// (`--ws-ping-timeout`, 20 s).
     pub ws_ping_timeout: Duration,
+    /// Agree to permessage-deflate when a client offers it (`--ws-per-message-deflate`,
+    /// true by default as in uvicorn); when false every offer is declined.
+    pub ws_per_message_deflate: bool,
 }
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Default for Config {
             ws_max_size: 16 * 1024 * 1024,
             ws_ping_interval: Some(Duration::from_secs(20)),
             ws_ping_timeout: Duration::from_secs(20),
+            ws_per_message_deflate: true,
         }
     }
 }
@@ -136,6 +140,7 @@ Options:
   --ws-max-size BYTES              largest WebSocket message (default 16777216)
   --ws-ping-interval SECS          ping idle WebSockets every SECS (default 20, 0 = never)
   --ws-ping-timeout SECS           drop a WebSocket whose pong is this late (default 20)
+  --ws-per-message-deflate BOOL    compress WebSocket messages when the client offers it (default true)
   -h, --help                       show this help
 ";
 
@@ -198,6 +203,7 @@ impl Config {
                     config.ws_ping_interval = (!every.is_zero()).then_some(every);
                 }
                 "--ws-ping-timeout" => config.ws_ping_timeout = seconds(&flag, &value(&flag)?)?,
+                "--ws-per-message-deflate" => config.ws_per_message_deflate = boolean(&flag, &value(&flag)?)?,
                 other => return Err(ServerError::Config(format!("unknown option {other:?}; see --help"))),
             }
         }
@@ -207,6 +213,15 @@ impl Config {
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, ServerError> {
     v.parse().map_err(|_| ServerError::Config(format!("{flag} expects a number, got {v:?}")))
+}
+
+/// A boolean the way uvicorn's flags (click) spell one.
+fn boolean(flag: &str, v: &str) -> Result<bool, ServerError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "on" => Ok(true),
+        "false" | "0" | "no" | "n" | "off" => Ok(false),
+        _ => Err(ServerError::Config(format!("{flag} expects true or false, got {v:?}"))),
+    }
 }
 
 fn seconds(flag: &str, v: &str) -> Result<Duration, ServerError> {
@@ -241,6 +256,14 @@ mod tests {
         let c = Config::from_args(ws.iter().map(|s| s.to_string())).unwrap();
         assert_eq!((c.ws, c.ws_max_size, c.ws_ping_interval), (false, 1024, None));
         assert_eq!(c.ws_ping_timeout, Duration::from_millis(2500));
+        assert!(c.ws_per_message_deflate, "on unless switched off");
+        let off = Config::from_args(["--ws-per-message-deflate=False".to_string()]).unwrap();
+        assert!(!off.ws_per_message_deflate);
+        let err = Config::from_args(["--ws-per-message-deflate".into(), "maybe".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: --ws-per-message-deflate expects true or false, got \"maybe\""
+        );
         let err = Config::from_args(["--prot".to_string()]).unwrap_err();
         assert_eq!(err.to_string(), "invalid configuration: unknown option \"--prot\"; see --help");
     }

@@ -27,6 +27,10 @@
 //! server buffer without bound. On receive, the session stops reading the socket while
 //! [`MAX_QUEUE`] messages wait for the application, so TCP's window pushes back on the
 //! client.
+//!
+//! permessage-deflate (`ws/deflate.rs`) is agreed at accept time when the client offered
+//! it and `--ws-per-message-deflate` is on: the reader then inflates RSV1 messages and
+//! `send` compresses every message of at least [`MIN_COMPRESS_SIZE`](crate::ws::deflate::MIN_COMPRESS_SIZE) bytes.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -48,7 +52,8 @@ use super::LoopContext;
 use crate::asgi::{header, App, Scope, SendEvent, WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 use crate::error::SendError;
 use crate::ws::close;
-use crate::ws::frame::{encode_frame, Opcode, Role};
+use crate::ws::deflate::MessageDeflater;
+use crate::ws::frame::{encode_compressed_frame, encode_frame, Opcode, Role};
 use crate::ws::handshake::{self, Handshake};
 use crate::ws::message::{Incoming, MessageReader};
 
@@ -94,6 +99,9 @@ struct State {
     disconnect: Option<(u16, String)>,
     /// Frames to messages.
     reader: MessageReader,
+    /// The compressor of outgoing messages: `Some` from the accept on, if
+    /// permessage-deflate was agreed.
+    deflater: Option<MessageDeflater>,
     /// A close frame is in the write buffer (or on the wire); nothing but pongs may follow,
     /// and not even those.
     close_sent: bool,
@@ -206,6 +214,7 @@ impl<'c> Session<'c> {
                 inbox: VecDeque::new(),
                 disconnect: None,
                 reader: MessageReader::new(Role::Server, config.ws_max_size),
+                deflater: None,
                 close_sent: false,
                 close_received: false,
                 tcp_done: false,
@@ -272,7 +281,19 @@ impl<'c> Session<'c> {
                         return Err(SendError::InvalidHeader(format!("{name}: {}", String::from_utf8_lossy(value))));
                     }
                 }
-                handshake::write_accept(&mut wbuf, &st.handshake.accept, subprotocol.as_deref(), &headers);
+                let agreed = st.handshake.deflate.filter(|_| self.config.ws_per_message_deflate);
+                let extensions = agreed.map(|a| a.response());
+                handshake::write_accept(
+                    &mut wbuf,
+                    &st.handshake.accept,
+                    subprotocol.as_deref(),
+                    extensions.as_deref(),
+                    &headers,
+                );
+                if let Some(agreed) = agreed {
+                    st.reader.enable_deflate(agreed.inflater());
+                    st.deflater = Some(agreed.deflater());
+                }
                 st.phase = Phase::Open;
                 st.next_ping = self.config.ws_ping_interval.map(|every| Instant::now() + every);
                 Ok(true)
@@ -291,11 +312,11 @@ impl<'c> Session<'c> {
             // After a close frame nothing may follow (RFC 6455 §5.5.1).
             (Phase::Open, _) if st.close_sent => Err(SendError::Disconnected),
             (Phase::Open, WebSocketSendEvent::Text(text)) => {
-                encode_frame(&mut wbuf, Opcode::Text, text.as_bytes(), None);
+                encode_message(st.deflater.as_mut(), &mut wbuf, Opcode::Text, text.as_bytes());
                 Ok(true)
             }
             (Phase::Open, WebSocketSendEvent::Bytes(bytes)) => {
-                encode_frame(&mut wbuf, Opcode::Binary, bytes, None);
+                encode_message(st.deflater.as_mut(), &mut wbuf, Opcode::Binary, bytes);
                 Ok(true)
             }
             (Phase::Open, WebSocketSendEvent::Close { code, reason }) => {
@@ -555,6 +576,19 @@ impl<'c> Session<'c> {
     }
 }
 
+/// Appends one data message as a single frame, compressed if permessage-deflate is on
+/// and the message is long enough to gain from it.
+fn encode_message(deflater: Option<&mut MessageDeflater>, out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+    match deflater {
+        Some(deflater) if deflater.wants(payload.len()) => {
+            let mut packed = Vec::new();
+            deflater.compress(payload, &mut packed);
+            encode_compressed_frame(out, opcode, &packed);
+        }
+        _ => encode_frame(out, opcode, payload, None),
+    }
+}
+
 /// Queues the one `websocket.disconnect` the application gets.
 fn push_disconnect(st: &mut State, code: u16, reason: &str) {
     if st.disconnect.is_none() {
@@ -565,12 +599,7 @@ fn push_disconnect(st: &mut State, code: u16, reason: &str) {
 
 /// Serves an upgrade request on `conn` until the WebSocket is closed. The caller has
 /// parsed the head and checked [`wants_upgrade`]; the connection ends after this.
-pub(crate) async fn serve<A: App>(
-    ctx: &LoopContext<A>,
-    conn: &Conn,
-    scope: &Scope,
-    peer: Option<SocketAddr>,
-) {
+pub(crate) async fn serve<A: App>(ctx: &LoopContext<A>, conn: &Conn, scope: &Scope, peer: Option<SocketAddr>) {
     let guard = &conn.guard;
     let peer = super::socket::PeerName(peer);
     // Whatever HTTP answer this request gets (a refusal, a denial), it is the last.

@@ -273,6 +273,11 @@ impl FrameDecoder {
         if opcode.is_control() && rsv != 0 {
             return Err(FrameError("reserved bits set on a control frame"));
         }
+        // RSV1 marks a whole message as compressed (RFC 7692 §6), so only its first frame
+        // carries it.
+        if opcode == Opcode::Continuation && rsv != 0 {
+            return Err(FrameError("RSV1 set on a continuation frame"));
+        }
         Ok(())
     }
 
@@ -329,6 +334,14 @@ pub fn encode_header(out: &mut Vec<u8>, fin: bool, opcode: Opcode, len: u64, mas
     if let Some(key) = mask {
         out.extend_from_slice(&key);
     }
+}
+
+/// Appends a whole unmasked frame with FIN and RSV1 set: a permessage-deflate message
+/// whose `payload` is already compressed.
+pub fn encode_compressed_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+    let start = out.len();
+    encode_frame(out, opcode, payload, None);
+    out[start] |= 0x40;
 }
 
 /// Appends a whole frame with FIN set: the header, then the payload (masked with `mask`
@@ -432,6 +445,14 @@ mod tests {
         with_rsv1.allow_rsv1(true);
         let (_, event) = with_rsv1.decode(b"\xC1\x80\0\0\0\0", &mut Vec::new()).unwrap();
         assert_eq!(event, Decoded::Header(FrameHeader { fin: true, rsv1: true, opcode: Opcode::Text, len: 0 }));
+        let deflating = |bytes: &[u8]| {
+            let mut decoder = FrameDecoder::new(Role::Server);
+            decoder.allow_rsv1(true);
+            decoder.decode(bytes, &mut Vec::new()).unwrap_err().0
+        };
+        assert_eq!(deflating(b"\xC0"), "RSV1 set on a continuation frame");
+        assert_eq!(deflating(b"\xC9"), "reserved bits set on a control frame");
+        assert_eq!(deflating(b"\xE1"), "reserved bits set without an extension that defines them");
     }
 
     #[test]
@@ -451,5 +472,8 @@ mod tests {
         out.clear();
         encode_frame(&mut out, Opcode::Close, b"\x03\xe8", None);
         assert_eq!(out, b"\x88\x02\x03\xe8");
+        out.clear();
+        encode_compressed_frame(&mut out, Opcode::Text, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(out, b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00");
     }
 }

@@ -13,9 +13,11 @@
 //! uvicorn leaves this to the `websockets` library (`websockets.server.ServerProtocol.
 //! accept`); rasgi checks the request head the HTTP server already parsed. A bad request
 //! gets 400 with the reason; a version other than 13 gets 426 and the version the server
-//! speaks, so the client can retry (§4.4). Extensions (permessage-deflate) are declined
-//! by not answering `Sec-WebSocket-Extensions`, which every client must accept.
+//! speaks, so the client can retry (§4.4). Of the extensions only permessage-deflate is
+//! known (`deflate.rs` chooses among its offers); any other is declined by leaving it out
+//! of the answer's `Sec-WebSocket-Extensions`, which every client must accept.
 
+use super::deflate::{self, Agreement};
 use super::{base64, sha1};
 use crate::asgi::{Header, HttpVersion, Scope};
 
@@ -38,6 +40,9 @@ pub struct Handshake {
     pub accept: String,
     /// The subprotocols the client offered, in its order of preference.
     pub subprotocols: Vec<String>,
+    /// The permessage-deflate parameters agreed to, if the client offered an acceptable
+    /// set (whether the server uses them is its configuration's call).
+    pub deflate: Option<Agreement>,
 }
 
 /// True if `value`, a comma-separated header value, lists `token` (any case).
@@ -93,12 +98,20 @@ pub fn validate(scope: &Scope) -> Result<Handshake, HandshakeError> {
         .filter(|t| !t.is_empty())
         .map(|t| String::from_utf8_lossy(t).into_owned())
         .collect();
-    Ok(Handshake { accept: accept_key(key), subprotocols })
+    let offers = scope.headers().filter(|(n, _)| *n == b"sec-websocket-extensions").map(|(_, v)| v);
+    Ok(Handshake { accept: accept_key(key), subprotocols, deflate: deflate::negotiate(offers) })
 }
 
-/// The `101` response: the fixed headers, the chosen subprotocol, then the
-/// application's extra headers (already validated as header-safe by the caller).
-pub fn write_accept(out: &mut Vec<u8>, accept: &str, subprotocol: Option<&str>, headers: &[Header]) {
+/// The `101` response: the fixed headers, the chosen subprotocol, the agreed
+/// extensions, then the application's extra headers (already validated as header-safe
+/// by the caller).
+pub fn write_accept(
+    out: &mut Vec<u8>,
+    accept: &str,
+    subprotocol: Option<&str>,
+    extensions: Option<&str>,
+    headers: &[Header],
+) {
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n");
     out.extend_from_slice(b"sec-websocket-accept: ");
     out.extend_from_slice(accept.as_bytes());
@@ -106,6 +119,11 @@ pub fn write_accept(out: &mut Vec<u8>, accept: &str, subprotocol: Option<&str>, 
     if let Some(protocol) = subprotocol {
         out.extend_from_slice(b"sec-websocket-protocol: ");
         out.extend_from_slice(protocol.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(extensions) = extensions {
+        out.extend_from_slice(b"sec-websocket-extensions: ");
+        out.extend_from_slice(extensions.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     for (name, value) in headers {
@@ -149,6 +167,11 @@ mod tests {
         let handshake = validate(&scope).unwrap();
         assert_eq!(handshake.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(handshake.subprotocols, ["chat", "superchat", "v2"]);
+        assert_eq!(handshake.deflate, None);
+        headers.push(("sec-websocket-extensions", b"permessage-deflate; mystery"));
+        headers.push(("sec-websocket-extensions", b"permessage-deflate; server_no_context_takeover"));
+        let agreed = validate(&request(&headers)).unwrap().deflate.map(|a| a.response());
+        assert_eq!(agreed.as_deref(), Some("permessage-deflate; server_no_context_takeover"));
         assert!(!is_upgrade(&request(&[("upgrade", b"h2c")])));
     }
 
@@ -176,12 +199,13 @@ mod tests {
     #[test]
     fn accept_response_bytes() {
         let mut out = Vec::new();
-        write_accept(&mut out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", Some("chat"), &[header("x-room", "lobby")]);
+        let extensions = Some("permessage-deflate");
+        write_accept(&mut out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", Some("chat"), extensions, &[header("x-room", "lobby")]);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
              sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nsec-websocket-protocol: chat\r\n\
-             x-room: lobby\r\n\r\n"
+             sec-websocket-extensions: permessage-deflate\r\nx-room: lobby\r\n\r\n"
         );
     }
 }

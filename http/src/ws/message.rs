@@ -4,8 +4,13 @@
 //! [`MessageReader`] owns a [`FrameDecoder`] and turns the byte stream into
 //! [`Incoming`] items. It is the counterpart of the part of `websockets`' `Protocol`
 //! that `receive_data` drives; uvicorn's `--ws-max-size` is its `max_size`.
+//!
+//! With permessage-deflate agreed ([`MessageReader::enable_deflate`]), a message whose
+//! first frame has RSV1 is inflated as its payload arrives, and the size limit and UTF-8
+//! apply to the inflated bytes.
 
 use super::close::{self, ClosePayload};
+use super::deflate::{InflateError, MessageInflater};
 use super::frame::{Decoded, FrameDecoder, FrameHeader, Opcode, Role};
 use super::utf8::Utf8Validator;
 
@@ -70,6 +75,13 @@ pub struct MessageReader {
     /// The current control frame's payload (at most 125 bytes): kept apart from `data`
     /// because a control frame may arrive in the middle of a fragmented message.
     control: Vec<u8>,
+    /// The decompressor, once permessage-deflate is agreed; `None` means RSV1 is refused.
+    inflater: Option<MessageInflater>,
+    /// The open data message is compressed (its first frame had RSV1).
+    compressed: bool,
+    /// Compressed payload just unmasked, not yet inflated; empty between decoder calls,
+    /// so it never holds more than one read's worth.
+    packed: Vec<u8>,
 }
 
 impl MessageReader {
@@ -83,7 +95,16 @@ impl MessageReader {
             utf8: Utf8Validator::new(),
             frame: None,
             control: Vec::new(),
+            inflater: None,
+            compressed: false,
+            packed: Vec::new(),
         }
+    }
+
+    /// Turns on permessage-deflate: from now on RSV1 marks a compressed message.
+    pub fn enable_deflate(&mut self, inflater: MessageInflater) {
+        self.decoder.allow_rsv1(true);
+        self.inflater = Some(inflater);
     }
 
     /// Consumes bytes from `input` until one item is complete or the input runs out.
@@ -91,11 +112,12 @@ impl MessageReader {
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Incoming>), Failure> {
         let mut used = 0;
         loop {
+            let before = self.data.len();
             let sink = match self.frame {
                 Some(h) if h.opcode.is_control() => &mut self.control,
+                _ if self.compressed => &mut self.packed,
                 _ => &mut self.data,
             };
-            let before = sink.len();
             let (n, decoded) = self
                 .decoder
                 .decode(&input[used..], sink)
@@ -105,7 +127,14 @@ impl MessageReader {
                 Decoded::NeedMore => return Ok((used, None)),
                 Decoded::Header(header) => self.on_header(header)?,
                 Decoded::Payload(_) => {
-                    if matches!(self.partial, Partial::Text) && !self.frame.is_some_and(|h| h.opcode.is_control()) {
+                    let control = self.frame.is_some_and(|h| h.opcode.is_control());
+                    if self.compressed && !control {
+                        let packed = std::mem::take(&mut self.packed);
+                        self.inflate(|inflater, out| inflater.inflate(&packed, out))?;
+                        self.packed = packed;
+                        self.packed.clear();
+                    }
+                    if matches!(self.partial, Partial::Text) && !control {
                         self.utf8.feed(&self.data[before..]).map_err(|_| Failure {
                             code: close::INVALID_PAYLOAD,
                             reason: "a text message that is not UTF-8",
@@ -140,7 +169,15 @@ impl MessageReader {
             (Opcode::Binary, Partial::None) => self.partial = Partial::Binary,
             _ => {}
         }
-        if !header.opcode.is_control() && self.data.len() as u64 + header.len > self.max_size {
+        if matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            self.compressed = header.rsv1;
+            if let (true, Some(inflater)) = (header.rsv1, self.inflater.as_mut()) {
+                inflater.begin(self.max_size);
+            }
+        }
+        // A compressed frame's length says nothing about the message's size: the
+        // decompressor's own limit counts the inflated bytes instead.
+        if !header.opcode.is_control() && !self.compressed && self.data.len() as u64 + header.len > self.max_size {
             return Err(Failure { code: close::MESSAGE_TOO_BIG, reason: "a message larger than the size limit" });
         }
         self.frame = Some(header);
@@ -161,6 +198,16 @@ impl MessageReader {
         }
         if !header.fin {
             return Ok(None);
+        }
+        if std::mem::replace(&mut self.compressed, false) {
+            let before = self.data.len();
+            self.inflate(|inflater, out| inflater.finish(out))?;
+            if matches!(self.partial, Partial::Text) {
+                self.utf8.feed(&self.data[before..]).map_err(|_| Failure {
+                    code: close::INVALID_PAYLOAD,
+                    reason: "a text message that is not UTF-8",
+                })?;
+            }
         }
         let data = std::mem::take(&mut self.data);
         let message = match std::mem::replace(&mut self.partial, Partial::None) {
@@ -186,6 +233,31 @@ impl MessageReader {
     }
 }
 
+impl MessageReader {
+    /// Runs one decompression step into `data`; its error becomes the failure the
+    /// connection ends with.
+    fn inflate(
+        &mut self,
+        step: impl FnOnce(&mut MessageInflater, &mut Vec<u8>) -> Result<(), InflateError>,
+    ) -> Result<(), Failure> {
+        let inflater = self.inflater.as_mut().ok_or(Failure {
+            code: close::PROTOCOL_ERROR,
+            reason: "a compressed message without permessage-deflate",
+        })?;
+        step(inflater, &mut self.data).map_err(|e| match e {
+            InflateError::TooBig => {
+                Failure { code: close::MESSAGE_TOO_BIG, reason: "a message larger than the size limit" }
+            }
+            // 1007, not 1002: the frames were well formed, it is the message's content that
+            // is not what its RSV1 said it was, the same class of fault as a text message
+            // that is not UTF-8 (RFC 6455 §7.4.1). RFC 7692 names no code of its own.
+            InflateError::Corrupt(_) => {
+                Failure { code: close::INVALID_PAYLOAD, reason: "compressed data that does not inflate" }
+            }
+        })
+    }
+}
+
 fn close_reason(e: close::CloseError) -> &'static str {
     match e {
         close::CloseError::Protocol(reason) => reason,
@@ -208,7 +280,10 @@ mod tests {
     }
 
     fn read_all(bytes: &[u8], max: u64) -> Result<Vec<Incoming>, Failure> {
-        let mut reader = MessageReader::new(Role::Server, max);
+        read_all_with(MessageReader::new(Role::Server, max), bytes)
+    }
+
+    fn read_all_with(mut reader: MessageReader, bytes: &[u8]) -> Result<Vec<Incoming>, Failure> {
         let mut items = Vec::new();
         let mut at = 0;
         // One byte at a time: the hardest way to cut the stream.
@@ -285,5 +360,47 @@ mod tests {
             read_all(&frame(true, Opcode::Close, b"\x0b\xb8"), 10),
             Ok(vec![Incoming::Close(ClosePayload { code: 3000, reason: String::new() })])
         );
+    }
+
+    fn deflating(max: u64) -> MessageReader {
+        let mut reader = MessageReader::new(Role::Server, max);
+        let agreed = crate::ws::deflate::negotiate([b"permessage-deflate".as_slice()]);
+        reader.enable_deflate(agreed.map(|a| a.inflater()).unwrap());
+        reader
+    }
+
+    /// RFC 7692 §7.2.3.1: "Hello" compressed, whole and in two fragments with a ping
+    /// between them, then an uncompressed message on the same connection.
+    #[test]
+    fn compressed_messages_inflate_fragment_by_fragment() {
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut stream = frame(true, Opcode::Text, &hello);
+        stream[0] |= 0x40;
+        let mut first = frame(false, Opcode::Text, &hello[..3]);
+        first[0] |= 0x40;
+        stream.extend(first);
+        stream.extend(frame(true, Opcode::Ping, b""));
+        stream.extend(frame(true, Opcode::Continuation, &hello[3..]));
+        stream.extend(frame(true, Opcode::Binary, b"plain"));
+        assert_eq!(
+            read_all_with(deflating(5), &stream),
+            Ok(vec![
+                Incoming::Message(Message::Text("Hello".into())),
+                Incoming::Ping(Vec::new()),
+                Incoming::Message(Message::Text("Hello".into())),
+                Incoming::Message(Message::Binary(b"plain".to_vec())),
+            ])
+        );
+        let too_big = read_all_with(deflating(4), &stream).unwrap_err();
+        assert_eq!(too_big, Failure { code: 1009, reason: "a message larger than the size limit" });
+        let mut corrupt = frame(true, Opcode::Binary, &[0xff, 0xff]);
+        corrupt[0] |= 0x40;
+        let err = read_all_with(deflating(100), &corrupt).unwrap_err();
+        assert_eq!(err, Failure { code: 1007, reason: "compressed data that does not inflate" });
+        // A text message whose inflated bytes are not UTF-8 ("\xff" as a stored block).
+        let mut latin1 = frame(true, Opcode::Text, &[0x00, 0x01, 0x00, 0xfe, 0xff, 0xff]);
+        latin1[0] |= 0x40;
+        let err = read_all_with(deflating(100), &latin1).unwrap_err();
+        assert_eq!(err, Failure { code: 1007, reason: "a text message that is not UTF-8" });
     }
 }

@@ -12,9 +12,11 @@
 //! | `utf8.rs` | UTF-8 validation that fails at the first impossible byte |
 //! | `close.rs` | close codes and close payloads |
 //! | `message.rs` | reassembly of fragments, the size limit, control frames in between |
+//! | `deflate.rs` | permessage-deflate (RFC 7692): the offers, the answer, compressed messages |
 
 pub mod base64;
 pub mod close;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod message;
