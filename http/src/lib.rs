@@ -33,6 +33,7 @@
 //! | `server/config.rs` | settings and uvicorn-like flags |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
 //! | `error.rs` | this crate's errors |
+//! | `fuzzing.rs` | entry points for the fuzz targets in `fuzz/` (hidden, not API) |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
 //! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
 
@@ -44,6 +45,8 @@ pub mod chunked;
 pub mod client;
 pub mod date;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod head;
 pub mod middleware;
 pub mod server;

@@ -71,6 +71,10 @@ pub use crate::tls::CertificateCheck;
 use crate::tls::{self, Certificate};
 use pool::Pool;
 
+// For `crate::fuzzing`, which drives the response parser without making it public.
+pub(crate) use body::Framing;
+pub(crate) use response::parse_head;
+
 /// The environment variable naming an extra CA bundle to trust, as for httpx, curl,
 /// Python's `ssl` and OpenSSL.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";

@@ -58,6 +58,11 @@ pub(crate) fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(R
     let (Some(status), Some(minor)) = (response.code, response.version) else {
         return Err("incomplete status line".into());
     };
+    // httparse takes any three digits; RFC 9110 §15 codes run from 100 to 599, and a
+    // status below 100 would fall through every rule about which responses have a body.
+    if !(100..600).contains(&status) {
+        return Err(format!("invalid status code {status:03}"));
+    }
     let version = if minor == 0 { HttpVersion::Http10 } else { HttpVersion::Http11 };
     if status == 101 {
         return Err("the server switched protocols (101); upgrades are not supported".into());
@@ -307,5 +312,14 @@ mod tests {
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
         assert!(head("HTTP/1.1 2x0 OK\r\n\r\n").is_err());
         assert!(head("HTTP/1.1 101 Switching Protocols\r\n\r\n").is_err());
+    }
+
+    /// Found by the `response_head` fuzz target: httparse accepts any three digits, and a
+    /// status such as 002 was taken as a response with a body.
+    #[test]
+    fn status_codes_outside_100_to_599_are_refused() {
+        assert_eq!(head("HTTP/1.1 002 OK\r\ncontent-length: 5\r\n\r\n").unwrap_err(), "invalid status code 002");
+        assert_eq!(head("HTTP/1.1 600 Odd\r\n\r\n").unwrap_err(), "invalid status code 600");
+        assert_eq!(head("HTTP/1.1 599 Edge\r\ncontent-length: 0\r\n\r\n").unwrap().unwrap().0.status, 599);
     }
 }
