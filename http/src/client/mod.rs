@@ -31,7 +31,7 @@
 //! | file | concept |
 //! |---|---|
 //! | `mod.rs` | [`Client`] and [`ClientBuilder`]: configuration, the shared handle |
-//! | `url.rs` | [`Url`]: parsing, the `Host` value, resolving redirect locations |
+//! | `url.rs` | [`Url`]: parsing, the `Host` value, resolving redirect locations, redaction ([`redact`]) for errors and logs |
 //! | `timeouts.rs` | [`Timeouts`]: connect, read, write, pool and total limits |
 //! | `resolve.rs` | name resolution on the blocking pool |
 //! | `connect.rs` | resolve + TCP connect + TLS handshake; a connection and its buffer |
@@ -61,10 +61,10 @@ use std::sync::Arc;
 pub use error::{Error, TimeoutKind};
 pub use headers::Headers;
 pub use pool::PoolLimits;
-pub use request::RequestBuilder;
+pub use request::{RequestBuilder, DEFAULT_MAX_REDIRECTS};
 pub use response::Response;
 pub use timeouts::{Timeouts, DEFAULT_TIMEOUT};
-pub use url::{Scheme, Url, UrlError};
+pub use url::{redact, Scheme, Url, UrlError, REDACTED};
 
 pub use crate::tls::CertificateCheck;
 
@@ -98,13 +98,15 @@ struct ClientInner {
     pool: Pool,
     /// Default time limits of requests.
     timeouts: Timeouts,
-    /// Default redirect limit (0: do not follow).
+    /// Whether requests follow redirects unless they say otherwise.
+    follow_redirects: bool,
+    /// Default redirect limit, when following.
     max_redirects: usize,
 }
 
 impl Client {
     /// A client with the defaults: 5 s timeouts, [`PoolLimits::default`], redirects not
-    /// followed, trust in the `webpki-roots` CAs plus the bundle named by `SSL_CERT_FILE`.
+    /// followed (at most 20 when they are), trust in the `webpki-roots` CAs plus the bundle named by `SSL_CERT_FILE`.
     pub fn new() -> Result<Client, Error> {
         Client::builder().build()
     }
@@ -116,7 +118,7 @@ impl Client {
 
     /// Starts a request with any method (`"GET"`, `"PATCH"`, ...).
     pub fn request(&self, method: &str, url: impl AsRef<str>) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.as_ref(), self.inner.timeouts, self.inner.max_redirects)
+        RequestBuilder::new(self.clone(), method, url.as_ref())
     }
 
     /// Starts a GET request.
@@ -175,6 +177,8 @@ pub struct ClientBuilder {
     pem_bundles: Vec<(String, Vec<u8>)>,
     /// PEM files to read at `build`.
     ca_files: Vec<PathBuf>,
+    /// Whether redirects are followed.
+    follow_redirects: bool,
     /// Default redirect limit.
     max_redirects: usize,
     /// Whether `SSL_CERT_FILE` is read.
@@ -188,7 +192,8 @@ impl Default for ClientBuilder {
             limits: PoolLimits::default(),
             pem_bundles: Vec::new(),
             ca_files: Vec::new(),
-            max_redirects: 0,
+            follow_redirects: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
             trust_env: true,
         }
     }
@@ -220,8 +225,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Follows up to `max` redirects by default (0, the default: do not follow).
-    pub fn follow_redirects(mut self, max: usize) -> Self {
+    /// Whether requests follow redirects (httpx's `follow_redirects`; default false: a
+    /// 3xx is returned as it is). A request can say otherwise.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// The most redirects a request follows before [`Error::TooManyRedirects`] (httpx's
+    /// `max_redirects`; default [`DEFAULT_MAX_REDIRECTS`], 20).
+    pub fn max_redirects(mut self, max: usize) -> Self {
         self.max_redirects = max;
         self
     }
@@ -253,6 +266,7 @@ impl ClientBuilder {
                 tls,
                 pool: Pool::new(self.limits),
                 timeouts: self.timeouts,
+                follow_redirects: self.follow_redirects,
                 max_redirects: self.max_redirects,
             }),
         })

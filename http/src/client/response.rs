@@ -17,7 +17,7 @@ use super::error::Error;
 use super::headers::Headers;
 use super::pool::Checkout;
 use super::timeouts::Clock;
-use super::url::Url;
+use super::url::{redact, Url};
 use crate::asgi::HttpVersion;
 use crate::chunked::ChunkedDecoder;
 use crate::head::trim;
@@ -203,10 +203,17 @@ impl Response {
         &self.url
     }
 
-    /// An error for a 4xx or 5xx status (`raise_for_status()`), the response otherwise.
+    /// The response if its status is 2xx; otherwise an [`Error::Status`], as httpx's
+    /// `raise_for_status()`: a 4xx or 5xx, and also a 3xx, which reaches the caller only
+    /// when it was not followed — its error names the `Location`, so that a caller who
+    /// expected JSON learns it got a redirect rather than a confusing JSON error.
     pub fn error_for_status(self) -> Result<Response, Error> {
-        if (400..600).contains(&self.status) {
-            return Err(Error::Status { status: self.status, url: self.url.to_string() });
+        if !self.is_success() {
+            let location = match self.status {
+                300..=399 => self.header("location").map(redact),
+                _ => None,
+            };
+            return Err(Error::Status { status: self.status, url: self.url.redacted(), location });
         }
         Ok(self)
     }
@@ -251,7 +258,7 @@ impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.status)
-            .field("url", &self.url.to_string())
+            .field("url", &self.url.redacted())
             .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
