@@ -45,7 +45,7 @@ fn is_value_char(b: u8) -> bool {
 }
 
 /// A Host value the reference is sure about: `name[:port]` with a name of letters,
-/// digits, `-` and `.`, or `[v6]:port` with hex digits and colons.
+/// digits, `-` and `.` (at least one letter) or an IPv4 address, or `[v6][:port]`.
 fn is_plain_host(value: &[u8]) -> bool {
     let (host, port) = if let Some(inner) = value.strip_prefix(b"[") {
         let Some(close) = inner.iter().position(|&b| b == b']') else {
@@ -69,9 +69,11 @@ fn is_plain_host(value: &[u8]) -> bool {
             None => (value, &b"80"[..]),
         }
     };
-    let name_ok = !host.is_empty()
+    let is_ipv4 = std::str::from_utf8(host).is_ok_and(|h| h.parse::<std::net::Ipv4Addr>().is_ok());
+    let is_name = !host.is_empty()
         && host.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         && host.iter().any(|b| b.is_ascii_alphabetic());
+    let name_ok = is_ipv4 || is_name;
     let port_ok = !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
     name_ok && port_ok
 }
@@ -111,6 +113,10 @@ fn reference(buf: &[u8]) -> Option<Head> {
     let mut parts = request_line.split(|&b| b == b' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+        return None;
+    }
+    // CONNECT takes the authority form only (RFC 9112 §3.2.3), never an origin-form target.
+    if method == b"CONNECT" {
         return None;
     }
     if !target.starts_with(b"/") || target.len() > 1024 || !target.iter().all(|&b| is_target_char(b)) {
