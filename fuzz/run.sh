@@ -9,8 +9,8 @@
 #
 # Each target's corpus grows in fuzz/corpus/TARGET (not committed); the committed seeds
 # in fuzz/seeds/TARGET (raw requests, responses, chunked bodies and URLs from the tests)
-# are read as a second corpus. cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets
-# the stable toolchain provide them.
+# are read as a second corpus, and fuzz/dict/ holds the tokens of each format. cargo-fuzz
+# needs nightly features; RUSTC_BOOTSTRAP=1 lets the stable toolchain provide them.
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes="${1:-1}"
@@ -33,11 +33,17 @@ for target in "${targets[@]}"; do
   mkdir -p "corpus/$target" "artifacts/$target"
   corpora=("corpus/$target")
   [ -d "seeds/$target" ] && corpora+=("seeds/$target")
+  # A dictionary of the format's tokens helps the fuzzer past checks like "://".
+  case "$target" in
+    url) options=(-dict=dict/url.dict) ;;
+    request_head | head_differential | response_head | chunked) options=(-dict=dict/http.dict) ;;
+    *) options=() ;;
+  esac
   before=$(find "artifacts/$target" -type f | wc -l)
   log="logs/$target.log"
   echo "== $target: ${seconds}s"
   status=0
-  nice -n 19 cargo fuzz run -O "$target" "${corpora[@]}" -- \
+  nice -n 19 cargo fuzz run -O "$target" "${corpora[@]}" -- "${options[@]}" \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   after=$(find "artifacts/$target" -type f | wc -l)
