@@ -7,6 +7,8 @@
 #     fuzz/run.sh          # a minute each
 #     fuzz/run.sh 30       # half an hour each
 #
+# fuzz/make-seeds.py regenerates the seeds from the tests.
+#
 # Each target's corpus grows in fuzz/corpus/TARGET (not committed); the committed seeds
 # in fuzz/seeds/TARGET (raw requests, responses, chunked bodies and URLs from the tests)
 # are read as a second corpus, and fuzz/dict/ holds the tokens of each format. cargo-fuzz
