@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rasgi_executor::{log_error, sleep, spawn_blocking};
-use rasgi_http::client::Client;
+use rasgi_http::client::{redact, Client, Timeouts};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -224,21 +224,30 @@ pub async fn db_data(request: Request) -> Result<Json<Box<RawValue>>, HttpExcept
     })
 }
 
+/// The longest `/external-api` waits for the upstream, body included, whatever each step's
+/// own 5 s limit allows: a server trickling a byte every 4 s never trips a read timeout.
+pub const EXTERNAL_API_DEADLINE: Duration = Duration::from_secs(10);
+
 /// `GET /external-api`: the JSON at `EXTERNAL_API_URL`, fetched with the loop's shared
-/// client — the seed's `httpx.AsyncClient`. A failure answers 502 naming the step that
-/// failed (resolve, connect, tls, read, timeout, …).
+/// client — the seed's `httpx.AsyncClient`. A failure answers as a gateway would: 504 when
+/// the upstream took too long, 502 otherwise (an unreachable or misbehaving upstream, a
+/// redirect, a non-2xx status, a body that is not JSON), naming the step that failed. The
+/// URL in the answer and in the log is redacted: an `?api_key=` stays out of both.
 pub async fn external_api(request: Request) -> Result<Json<Value>, HttpException> {
     let (Some(client), Some(url)) = (request.state::<Client>(), request.state::<ExternalApiUrl>()) else {
         return Err(HttpException::new(503, "the HTTPS client was not set up at startup"));
     };
     fetch_json(&client, &url.0).await.map(Json).map_err(|e| {
-        log_error!("/external-api: GET {} failed at step '{}': {e}", url.0, e.step());
-        HttpException::new(502, format!("GET {} failed at step '{}': {e}", url.0, e.step()))
+        let status = if e.step() == "timeout" { 504 } else { 502 };
+        let message = format!("GET {} failed at step '{}': {e}", redact(&url.0), e.step());
+        log_error!("/external-api: {message}");
+        HttpException::new(status, message)
     })
 }
 
 async fn fetch_json(client: &Rc<Client>, url: &str) -> Result<Value, rasgi_http::client::Error> {
-    client.get(url).send().await?.error_for_status()?.json::<Value>().await
+    let timeouts = Timeouts { total: Some(EXTERNAL_API_DEADLINE), ..Timeouts::default() };
+    client.get(url).timeouts(timeouts).send().await?.error_for_status()?.json::<Value>().await
 }
 
 /// `GET /blocking`: the anti-pattern. `std::thread::sleep` blocks the whole loop thread

@@ -324,31 +324,174 @@ fn localhost_is_resolved_on_the_blocking_pool() {
     });
 }
 
+/// Answers `/echo` with what it received: method, target, body, and the credentials.
+fn echo_reply(seen: &tls_support::plain::Seen) -> Reply {
+    let text = format!(
+        "{} {} body={:?} authorization={:?} cookie={:?}",
+        seen.method,
+        seen.target,
+        String::from_utf8_lossy(&seen.body),
+        seen.header("authorization"),
+        seen.header("cookie"),
+    );
+    Reply::Send(response(200, "", text.as_bytes()))
+}
+
 #[test]
 fn redirects_are_off_by_default_and_limited_when_on() {
     let server = PlainServer::start(|seen| match seen.target.as_str() {
         "/old" => Reply::Send(response(302, "location: /new\r\n", b"moved")),
-        "/loop" => Reply::Send(response(302, "location: /loop\r\n", b"")),
-        "/see-other" => Reply::Send(response(303, "location: new?from=post\r\n", b"")),
+        t if t.starts_with("/loop") => Reply::Send(response(302, "location: /loop?token=TOPSECRET\r\n", b"")),
         _ => Reply::Send(response(200, "", format!("{} {}", seen.method, seen.target).as_bytes())),
     });
-    let (old, looping, see_other) = (server.url("/old"), server.url("/loop"), server.url("/see-other"));
+    let (old, looping, port) = (server.url("/old"), server.url("/loop"), server.port());
     run(move || async move {
         let client = Client::new().unwrap();
         let response = client.get(&old).send().await.unwrap();
         assert_eq!((response.status(), response.header("location")), (302, Some("/new")));
+        assert_eq!(response.text().await.unwrap(), "moved");
 
-        let response = client.get(&old).follow_redirects(5).send().await.unwrap();
+        let response = client.get(&old).follow_redirects(true).send().await.unwrap();
         assert_eq!(response.url().path(), "/new");
         assert_eq!(response.text().await.unwrap(), "GET /new");
 
-        // 303 after a POST: the next hop is a GET without the body.
-        let response = client.post(&see_other).body("data").follow_redirects(5).send().await.unwrap();
-        assert_eq!(response.text().await.unwrap(), "GET /new?from=post");
-
-        let error = client.get(&looping).follow_redirects(3).send().await.unwrap_err();
+        // The default limit is httpx's 20: the first request and 20 redirects, then the error.
+        let error = client.get(&looping).follow_redirects(true).send().await.unwrap_err();
         assert_eq!(error.step(), "redirect", "{error}");
-        assert!(error.to_string().contains("more than 3 redirects"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!("more than 20 redirects (the last one pointed to http://127.0.0.1:{port}/loop?token=[redacted])")
+        );
+        let error = client.get(&looping).follow_redirects(true).max_redirects(3).send().await.unwrap_err();
+        assert!(error.to_string().starts_with("more than 3 redirects"), "{error}");
+
+        // The same settings on the client, for every request.
+        let client = Client::builder().follow_redirects(true).max_redirects(1).build().unwrap();
+        assert_eq!(client.get(&old).send().await.unwrap().text().await.unwrap(), "GET /new");
+        assert_eq!(client.get(&looping).send().await.unwrap_err().step(), "redirect");
+        let response = client.get(&old).follow_redirects(false).send().await.unwrap();
+        assert_eq!(response.status(), 302);
+    });
+    let loops = server.seen().iter().filter(|s| s.target.starts_with("/loop")).count();
+    assert_eq!(loops, 21 + 4 + 2, "21 requests at the default limit, 4 at max 3, 2 at max 1");
+}
+
+#[test]
+fn redirects_change_the_method_as_httpx_does() {
+    let server = PlainServer::start(|seen| match seen.target.as_str() {
+        "/echo" => echo_reply(seen),
+        other => {
+            let status: u16 = other.trim_start_matches('/').parse().unwrap_or(500);
+            Reply::Send(response(status, "location: /echo\r\n", b""))
+        }
+    });
+    let base = server.url("");
+    run(move || async move {
+        let client = Client::builder().follow_redirects(true).build().unwrap();
+        for (status, method, expected) in [
+            (301, "POST", "GET /echo body=\"\""),
+            (302, "POST", "GET /echo body=\"\""),
+            (303, "POST", "GET /echo body=\"\""),
+            (303, "PUT", "GET /echo body=\"\""),
+            (307, "POST", "POST /echo body=\"data\""),
+            (308, "POST", "POST /echo body=\"data\""),
+            (301, "PUT", "PUT /echo body=\"data\""),
+            (302, "DELETE", "DELETE /echo body=\"data\""),
+        ] {
+            let request = client.request(method, format!("{base}/{status}")).body("data");
+            let text = request.send().await.unwrap().text().await.unwrap();
+            assert_eq!(text, format!("{expected} authorization=None cookie=None"), "{method} answered by {status}");
+        }
+    });
+}
+
+#[test]
+fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let other = PlainServer::start(echo_reply);
+    let elsewhere = other.url("/echo");
+    let server = PlainServer::start(move |seen| match seen.target.as_str() {
+        "/echo" => echo_reply(seen),
+        "/same" => Reply::Send(response(302, "location: /echo\r\n", b"")),
+        _ => Reply::Send(response(307, &format!("location: {elsewhere}\r\n"), b"")),
+    });
+    let (same, cross) = (server.url("/same"), server.url("/cross"));
+    run(move || async move {
+        let client = Client::builder().follow_redirects(true).build().unwrap();
+        let send =
+            |url: String| client.get(url).header("authorization", "Bearer TOKEN").header("cookie", "session=1").send();
+        let text = send(same).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "GET /echo body=\"\" authorization=Some(\"Bearer TOKEN\") cookie=Some(\"session=1\")");
+        let text = send(cross).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "GET /echo body=\"\" authorization=None cookie=None");
+    });
+    assert_eq!(other.seen().len(), 1);
+}
+
+#[test]
+fn an_unfollowed_redirect_is_reported_as_a_redirect() {
+    let server = PlainServer::start(|_| Reply::Send(response(302, "location: /next?token=TOPSECRET\r\n", b"")));
+    let (url, port) = (server.url("/start?api_key=TOPSECRET"), server.port());
+    run(move || async move {
+        let client = Client::new().unwrap();
+        let error = client.get(&url).send().await.unwrap().error_for_status().unwrap_err();
+        assert_eq!(error.step(), "status");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "http://127.0.0.1:{port}/start?api_key=[redacted] answered with status 302, a redirect to \
+                 /next?token=[redacted] that was not followed (redirects are followed only with follow_redirects)"
+            )
+        );
+    });
+}
+
+#[test]
+fn errors_never_show_userinfo_or_query_values() {
+    let server = PlainServer::start(|_| Reply::Send(response(404, "", b"")));
+    let (missing, port) = (server.url("/x?api_key=TOPSECRET&page=2"), server.port());
+    run(move || async move {
+        let client = Client::new().unwrap();
+        let error = client.get("http://user:TOPSECRET@127.0.0.1/x?api_key=TOPSECRET").send().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid URL \"http://127.0.0.1/x?api_key=[redacted]\": credentials in URLs (user:password@) are not \
+             supported; send an Authorization header"
+        );
+        let error = client.get("gopher://h/x?api_key=TOPSECRET").send().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid URL \"gopher://h/x?api_key=[redacted]\": unsupported scheme \"gopher\"; only http and https are \
+             supported"
+        );
+        let error = client.get(&missing).send().await.unwrap().error_for_status().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("http://127.0.0.1:{port}/x?api_key=[redacted]&page=[redacted] answered with status 404")
+        );
+        let response = client.get(&missing).send().await.unwrap();
+        let debug = format!("{response:?}");
+        assert!(debug.contains("api_key=[redacted]") && !debug.contains("TOPSECRET"), "{debug}");
+    });
+}
+
+#[test]
+fn the_total_deadline_covers_the_body() {
+    // The head and 3 of 10 body bytes arrive at once, then nothing: the read timeout (2 s)
+    // would wait much longer than the request's total deadline (300 ms).
+    let server =
+        PlainServer::start(|_| Reply::SendAndHang(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc".to_vec()));
+    let url = server.url("/slow");
+    run(move || async move {
+        let client = Client::new().unwrap();
+        let timeouts = Timeouts { total: Some(Duration::from_millis(300)), ..Timeouts::all(Duration::from_secs(2)) };
+        let started = Instant::now();
+        let response = client.get(&url).timeouts(timeouts).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let error = response.bytes().await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(error.timeout_kind(), Some(TimeoutKind::Total), "{error}");
+        assert!(error.to_string().contains("reading the response body took longer than 300ms"), "{error}");
+        assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1900), "{elapsed:?}");
     });
 }
 

@@ -1,6 +1,7 @@
 //! The client against a real TLS server: nginx with a CA made at test time. GET and POST
 //! with JSON, keep-alive reuse proven from nginx's access log, certificate failures named,
-//! `SSL_CERT_FILE`, and what an end of stream without `close_notify` means.
+//! `SSL_CERT_FILE`, an `https://` URL aimed at a plain-HTTP port, and what an end of
+//! stream without `close_notify` means.
 
 mod tls_support;
 
@@ -161,11 +162,33 @@ fn redirects_over_tls() {
     run(move || async move {
         let client = trusting(&ca);
         assert_eq!(client.get(&url).send().await.unwrap().status(), 302);
-        let response = client.get(&url).follow_redirects(3).send().await.unwrap();
+        let response = client.get(&url).follow_redirects(true).max_redirects(3).send().await.unwrap();
         assert_eq!(response.url().path(), "/json");
         assert_eq!(response.json::<serde_json::Value>().await.unwrap()["ok"], true);
-        let error = client.get(&looping).follow_redirects(3).send().await.unwrap_err();
+        let error = client.get(&looping).follow_redirects(true).max_redirects(3).send().await.unwrap_err();
         assert_eq!(error.step(), "redirect");
+    });
+}
+
+#[test]
+fn https_to_a_plain_http_port_says_the_server_did_not_speak_tls() {
+    let pki = Pki::generate();
+    let nginx = Nginx::start(&pki, None);
+    let (ca, port) = (pki.ca_pem(), nginx.plain_port);
+    run(move || async move {
+        let client = trusting(&ca);
+        // The port does serve plain HTTP...
+        let value: serde_json::Value =
+            client.get(format!("http://localhost:{port}/json")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(value["server"], "nginx");
+        // ... so the TLS handshake gets nginx's `400 Bad Request` in reply, and says so.
+        let error = client.get(format!("https://localhost:{port}/json?api_key=TOPSECRET")).send().await.unwrap_err();
+        assert_eq!(error.step(), "tls");
+        assert_eq!(
+            error.to_string(),
+            "TLS handshake with localhost failed: the server did not speak TLS: it answered in plain HTTP, so \
+             this port serves http://, not https:// (use an http:// URL, or the server's TLS port)"
+        );
     });
 }
 

@@ -146,3 +146,84 @@ fn external_api_fetches_json_over_tls_from_a_local_nginx() {
     assert!(detail.contains("unknown issuer"), "{detail}");
     interrupt(demo);
 }
+
+/// `GET /external-api` on a demo fetching `url` (trusting the test CA when given), its
+/// status and `detail`, and the demo's whole log once it has stopped.
+fn external_api_failure(url: &str, ca: Option<&std::path::Path>) -> (u16, String, Vec<String>) {
+    let mut env = vec![("RASGI_DEMO_DATABASE", "off"), ("EXTERNAL_API_URL", url)];
+    if let Some(ca) = ca {
+        env.push(("SSL_CERT_FILE", ca.to_str().expect("utf-8 path")));
+    }
+    let demo = Demo::start_with(&[], &env);
+    let reply = get(demo.addr, "/external-api");
+    let detail = serde_json::from_str::<Value>(&reply.body).expect("JSON")["detail"].as_str().map(str::to_owned);
+    let log = demo.log.clone();
+    interrupt(demo);
+    let log = log.lock().map(|lines| lines.clone()).unwrap_or_default();
+    (reply.status, detail.unwrap_or_else(|| reply.body.clone()), log)
+}
+
+/// No line of the log holds the secret, and the failure was logged with the redacted URL.
+fn assert_log_is_redacted(log: &[String], redacted_url: &str) {
+    assert!(!log.iter().any(|line| line.contains("TOPSECRET")), "the secret reached the log: {log:#?}");
+    assert!(log.iter().any(|line| line.contains(&format!("GET {redacted_url} failed"))), "{log:#?}");
+}
+
+#[test]
+fn external_api_aimed_at_a_plain_http_port_is_a_502_that_keeps_the_api_key_secret() {
+    let pki = Pki::generate();
+    let nginx = Nginx::start(&pki, None);
+    let port = nginx.plain_port;
+    let (status, detail, log) =
+        external_api_failure(&format!("https://localhost:{port}/json?api_key=TOPSECRET"), Some(&pki.ca_pem()));
+    let redacted = format!("https://localhost:{port}/json?api_key=[redacted]");
+    assert_eq!(status, 502, "{detail}");
+    assert_eq!(
+        detail,
+        format!(
+            "GET {redacted} failed at step 'tls': TLS handshake with localhost failed: the server did not speak \
+             TLS: it answered in plain HTTP, so this port serves http://, not https:// (use an http:// URL, or \
+             the server's TLS port)"
+        )
+    );
+    assert_log_is_redacted(&log, &redacted);
+}
+
+#[test]
+fn external_api_reports_a_redirect_with_its_location() {
+    let pki = Pki::generate();
+    let nginx = Nginx::start(&pki, None);
+    let (status, detail, log) = external_api_failure(&nginx.url("/redirect?api_key=TOPSECRET"), Some(&pki.ca_pem()));
+    let redacted = nginx.url("/redirect?api_key=[redacted]");
+    assert_eq!(status, 502, "{detail}");
+    assert_eq!(
+        detail,
+        format!(
+            "GET {redacted} failed at step 'status': {redacted} answered with status 302, a redirect to {} that \
+             was not followed (redirects are followed only with follow_redirects)",
+            nginx.url("/json")
+        )
+    );
+    assert_log_is_redacted(&log, &redacted);
+}
+
+#[test]
+fn external_api_upstream_timeout_is_a_504() {
+    // Accepts the connection, reads the request, never answers: the client's 5 s read
+    // timeout runs out.
+    let silent = tls_support::plain::PlainServer::start(|_| tls_support::plain::Reply::Hang);
+    let port = silent.port();
+    let started = Instant::now();
+    let (status, detail, log) = external_api_failure(&format!("http://127.0.0.1:{port}/slow?api_key=TOPSECRET"), None);
+    let redacted = format!("http://127.0.0.1:{port}/slow?api_key=[redacted]");
+    assert_eq!(status, 504, "{detail}");
+    assert_eq!(
+        detail,
+        format!(
+            "GET {redacted} failed at step 'timeout': read timeout: http://127.0.0.1:{port} — waiting for the \
+             response head took longer than 5s"
+        )
+    );
+    assert!(started.elapsed() >= Duration::from_secs(5));
+    assert_log_is_redacted(&log, &redacted);
+}

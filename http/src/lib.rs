@@ -42,6 +42,7 @@
 //! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
 //! | `compress/` | DEFLATE, gzip and zlib by hand: the streaming decoder, the encoder, checksums |
 //! | `error.rs` | this crate's errors |
+//! | `fuzzing.rs` | entry points for the fuzz targets in `fuzz/` (hidden, not API) |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
 //! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
 
@@ -54,6 +55,8 @@ pub mod client;
 pub mod compress;
 pub mod date;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gzip;
 pub mod head;
 pub mod headers;

@@ -82,3 +82,26 @@ pub use shared::SharedConnection;
 pub use temporal::{Date, Time, Timestamp, TimestampTz};
 pub use transaction::Transaction;
 pub use types::{result_format, Encoded, Format, FromSql, ToSql, Type, Uuid};
+
+/// Entry point for the fuzz target `pg_message` in `fuzz/`: the backend-message decoder,
+/// reachable without making its `Message` type public. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use bytes::BytesMut;
+
+    use super::message::parse_message;
+    use super::PgError;
+
+    /// Splits `bytes` into backend messages as the connection's reader does and returns
+    /// how many whole messages it decoded and how many bytes were left over (an
+    /// incomplete last message).
+    pub fn parse_backend_messages(bytes: &[u8]) -> Result<(usize, usize), PgError> {
+        let mut buf = BytesMut::from(bytes);
+        let mut needed = 0;
+        let mut count = 0;
+        while parse_message(&mut buf, &mut needed)?.is_some() {
+            count += 1;
+        }
+        Ok((count, buf.len()))
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! Two servers: `port` with the certificate for `localhost`/`127.0.0.1`, and `other_port`
 //! with the certificate for `other.test` only (connecting to it as `localhost` must fail
-//! with a name mismatch). The access log records nginx's connection serial number and the
+//! with a name mismatch). The first also listens on `plain_port` without TLS, the port an
+//! `https://` URL must not be pointed at. The access log records nginx's connection serial number and the
 //! request's number on that connection (`$connection $connection_requests`), which is how
 //! a test proves from the server's side that requests shared one TCP connection.
 
@@ -33,6 +34,8 @@ pub struct Nginx {
     pub port: u16,
     /// The TLS port whose certificate names only `other.test`.
     pub other_port: u16,
+    /// Plain HTTP, same locations as `port`.
+    pub plain_port: u16,
 }
 
 impl Nginx {
@@ -54,7 +57,7 @@ impl Nginx {
         let dir = TempDir::new("nginx");
         let d = dir.path().display().to_string();
         std::fs::create_dir_all(dir.path().join("tmp")).map_err(|e| e.to_string())?;
-        let (port, other_port) = (free_port(), free_port());
+        let (port, other_port, plain_port) = (free_port(), free_port(), free_port());
         let (cert, key) = pki.cert_and_key("server");
         let (other_cert, other_key) = pki.cert_and_key("other");
         let user = if running_as_root() { "user root;" } else { "" };
@@ -81,6 +84,7 @@ http {{
     keepalive_timeout 75s;
     server {{
         listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.1:{plain_port};
         server_name localhost;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -117,13 +121,12 @@ http {{
             .args(["-p", &d, "-c", &conf.display().to_string(), "-e", &format!("{d}/error.log")])
             .output()
             .map_err(|e| format!("cannot run nginx (install the Debian package nginx-light): {e}"))?;
-        let nginx = Nginx { dir, port, other_port };
+        let nginx = Nginx { dir, port, other_port, plain_port };
         if !output.status.success() {
             return Err(format!("{}{}", String::from_utf8_lossy(&output.stderr), nginx.error_log()));
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() || TcpStream::connect(("127.0.0.1", other_port)).is_err()
-        {
+        while [port, other_port, plain_port].iter().any(|&p| TcpStream::connect(("127.0.0.1", p)).is_err()) {
             if Instant::now() > deadline {
                 return Err(format!("nginx is not listening: {}", nginx.error_log()));
             }

@@ -40,6 +40,9 @@ pub enum Reply {
     Close,
     /// Never answer; keep the connection open until the server is dropped.
     Hang,
+    /// Send these bytes (a head and part of its body, say), then send nothing more and
+    /// keep the connection open until the server is dropped.
+    SendAndHang(Vec<u8>),
 }
 
 type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
@@ -135,13 +138,19 @@ fn serve(mut stream: TcpStream, connection: usize, handler: &Handler, stop: &Ato
                 return;
             }
             Reply::Close => return,
-            Reply::Hang => {
-                while !stop.load(Ordering::Relaxed) {
-                    thread::sleep(Duration::from_millis(10));
-                }
-                return;
+            Reply::Hang => return wait_for_stop(stop),
+            Reply::SendAndHang(bytes) => {
+                let _ = stream.write_all(&bytes);
+                return wait_for_stop(stop);
             }
         }
+    }
+}
+
+/// Holds a connection open, answering nothing, until the server is dropped.
+fn wait_for_stop(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -51,7 +51,7 @@ impl TimeoutKind {
 pub enum Error {
     /// The URL could not be parsed, or is not `http`/`https`.
     Url {
-        /// The URL as given.
+        /// The URL as given, [`super::redact`]ed: no userinfo, no query values.
         url: String,
         /// What is wrong with it.
         error: UrlError,
@@ -117,21 +117,25 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
-    /// More redirects than the limit set with `follow_redirects`.
+    /// More redirects than the limit set with `max_redirects` (httpx's
+    /// `TooManyRedirects`).
     TooManyRedirects {
         /// The limit.
         limit: usize,
-        /// The URL the last redirect pointed to.
+        /// The URL the last redirect pointed to, [`super::redact`]ed.
         url: String,
     },
     /// The response body is not the JSON that was asked for.
     Json(serde_json::Error),
-    /// [`super::Response::error_for_status`] found a 4xx or 5xx status.
+    /// [`super::Response::error_for_status`] found a status other than 2xx: a 4xx or
+    /// 5xx, or a 3xx redirect that was not followed.
     Status {
         /// The status code.
         status: u16,
-        /// The URL requested.
+        /// The URL that answered, [`super::redact`]ed.
         url: String,
+        /// A redirect's `Location`, [`super::redact`]ed; `None` for other statuses.
+        location: Option<String>,
     },
 }
 
@@ -193,7 +197,12 @@ impl fmt::Display for Error {
                 write!(f, "more than {limit} redirects (the last one pointed to {url})")
             }
             Error::Json(e) => write!(f, "the response body is not the expected JSON: {e}"),
-            Error::Status { status, url } => write!(f, "{url} answered with status {status}"),
+            Error::Status { status, url, location: Some(location) } => write!(
+                f,
+                "{url} answered with status {status}, a redirect to {location} that was not followed \
+                 (redirects are followed only with follow_redirects)"
+            ),
+            Error::Status { status, url, location: None } => write!(f, "{url} answered with status {status}"),
         }
     }
 }

@@ -31,7 +31,7 @@
 //! | file | concept |
 //! |---|---|
 //! | `mod.rs` | [`Client`] and [`ClientBuilder`]: configuration, the shared handle |
-//! | `url.rs` | [`Url`]: parsing, the `Host` value, resolving redirect locations |
+//! | `url.rs` | [`Url`]: parsing, the `Host` value, resolving redirect locations, redaction ([`redact`]) for errors and logs |
 //! | `timeouts.rs` | [`Timeouts`]: connect, read, write, pool and total limits |
 //! | `resolve.rs` | name resolution on the blocking pool |
 //! | `connect.rs` | resolve + TCP connect + TLS handshake; a connection and its buffer |
@@ -63,15 +63,19 @@ use std::sync::Arc;
 pub use error::{Error, TimeoutKind};
 pub use headers::Headers;
 pub use pool::PoolLimits;
-pub use request::RequestBuilder;
+pub use request::{RequestBuilder, DEFAULT_MAX_REDIRECTS};
 pub use response::Response;
 pub use timeouts::{Timeouts, DEFAULT_TIMEOUT};
-pub use url::{Scheme, Url, UrlError};
+pub use url::{redact, Scheme, Url, UrlError, REDACTED};
 
 pub use crate::tls::CertificateCheck;
 
 use crate::tls::{self, Certificate};
 use pool::Pool;
+
+// For `crate::fuzzing`, which drives the response parser without making it public.
+pub(crate) use body::Framing;
+pub(crate) use response::parse_head;
 
 /// The environment variable naming an extra CA bundle to trust, as for httpx, curl,
 /// Python's `ssl` and OpenSSL.
@@ -96,7 +100,9 @@ struct ClientInner {
     pool: Pool,
     /// Default time limits of requests.
     timeouts: Timeouts,
-    /// Default redirect limit (0: do not follow).
+    /// Whether requests follow redirects unless they say otherwise.
+    follow_redirects: bool,
+    /// Default redirect limit, when following.
     max_redirects: usize,
     /// Requests say `Accept-Encoding: gzip, deflate` and bodies are decoded.
     decompress: bool,
@@ -104,7 +110,7 @@ struct ClientInner {
 
 impl Client {
     /// A client with the defaults: 5 s timeouts, [`PoolLimits::default`], redirects not
-    /// followed, trust in the `webpki-roots` CAs plus the bundle named by `SSL_CERT_FILE`.
+    /// followed (at most 20 when they are), trust in the `webpki-roots` CAs plus the bundle named by `SSL_CERT_FILE`.
     pub fn new() -> Result<Client, Error> {
         Client::builder().build()
     }
@@ -116,7 +122,7 @@ impl Client {
 
     /// Starts a request with any method (`"GET"`, `"PATCH"`, ...).
     pub fn request(&self, method: &str, url: impl AsRef<str>) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.as_ref(), self.inner.timeouts, self.inner.max_redirects)
+        RequestBuilder::new(self.clone(), method, url.as_ref())
     }
 
     /// Starts a GET request.
@@ -175,6 +181,8 @@ pub struct ClientBuilder {
     pem_bundles: Vec<(String, Vec<u8>)>,
     /// PEM files to read at `build`.
     ca_files: Vec<PathBuf>,
+    /// Whether redirects are followed.
+    follow_redirects: bool,
     /// Default redirect limit.
     max_redirects: usize,
     /// Whether `SSL_CERT_FILE` is read.
@@ -190,7 +198,8 @@ impl Default for ClientBuilder {
             limits: PoolLimits::default(),
             pem_bundles: Vec::new(),
             ca_files: Vec::new(),
-            max_redirects: 0,
+            follow_redirects: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
             trust_env: true,
             decompress: true,
         }
@@ -223,8 +232,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Follows up to `max` redirects by default (0, the default: do not follow).
-    pub fn follow_redirects(mut self, max: usize) -> Self {
+    /// Whether requests follow redirects (httpx's `follow_redirects`; default false: a
+    /// 3xx is returned as it is). A request can say otherwise.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// The most redirects a request follows before [`Error::TooManyRedirects`] (httpx's
+    /// `max_redirects`; default [`DEFAULT_MAX_REDIRECTS`], 20).
+    pub fn max_redirects(mut self, max: usize) -> Self {
         self.max_redirects = max;
         self
     }
@@ -264,6 +281,7 @@ impl ClientBuilder {
                 tls,
                 pool: Pool::new(self.limits),
                 timeouts: self.timeouts,
+                follow_redirects: self.follow_redirects,
                 max_redirects: self.max_redirects,
                 decompress: self.decompress,
             }),

@@ -19,10 +19,16 @@
 //! This is the rule of urllib3, Go's net/http and hyper; httpcore retries only the
 //! connect.
 //!
-//! **Redirects** are not followed unless asked for (`follow_redirects(max)`), as in httpx:
-//! a 303, or a 301/302 answering a POST, turns the request into a GET without body;
-//! 307/308 repeat it as is. Credentials (`Authorization`, `Cookie`) are not sent on to
-//! another origin.
+//! **Redirects** are httpx's: not followed unless asked for (`follow_redirects(true)`), so a
+//! 3xx comes back as the response it is, with its `Location`; when followed, at most
+//! `max_redirects` hops ([`DEFAULT_MAX_REDIRECTS`], 20, as in httpx), and one more is
+//! [`Error::TooManyRedirects`]. A 303 (except to HEAD), or a 301/302 answering a POST,
+//! turns the request into a GET without body (RFC 9110 §15.4, and what every browser
+//! does); 307 and 308 repeat the method and the body as they were. Credentials
+//! (`Authorization`, `Cookie`) are never sent on to another origin — scheme, host or port
+//! changed — since the caller gave them to the first server only. (httpx keeps
+//! `Authorization` on an http→https upgrade of the same host; rasgi drops it there too, as
+//! curl does: one rule that needs no exceptions.)
 
 use std::cell::Cell;
 
@@ -35,9 +41,13 @@ use super::headers::Headers;
 use super::pool::Checkout;
 use super::response::{parse_head, Response, ResponseHead};
 use super::timeouts::{Clock, Timeouts};
-use super::url::Url;
+use super::url::{redact, Url};
 use super::Client;
 use crate::headers::write_decimal;
+
+/// How many redirects are followed, when following is on, before
+/// [`Error::TooManyRedirects`]: httpx's default.
+pub const DEFAULT_MAX_REDIRECTS: usize = 20;
 
 /// Sent unless the request sets its own.
 const USER_AGENT: &str = concat!("rasgi/", env!("CARGO_PKG_VERSION"));
@@ -57,14 +67,18 @@ pub struct RequestBuilder {
     body: Option<Vec<u8>>,
     /// Time limits (the client's unless overridden).
     timeouts: Timeouts,
-    /// How many redirects to follow; 0 returns the redirect response itself.
+    /// Whether 3xx responses with a `Location` are followed.
+    follow_redirects: bool,
+    /// The most redirects followed before [`Error::TooManyRedirects`].
     max_redirects: usize,
     /// An error found while building (a body that would not serialize), reported by `send`.
     error: Option<Error>,
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: Client, method: &str, url: &str, timeouts: Timeouts, max_redirects: usize) -> Self {
+    pub(crate) fn new(client: Client, method: &str, url: &str) -> Self {
+        let (timeouts, follow_redirects, max_redirects) =
+            (client.inner.timeouts, client.inner.follow_redirects, client.inner.max_redirects);
         RequestBuilder {
             client,
             method: method.to_string(),
@@ -72,6 +86,7 @@ impl RequestBuilder {
             headers: Headers::new(),
             body: None,
             timeouts,
+            follow_redirects,
             max_redirects,
             error: None,
         }
@@ -114,8 +129,16 @@ impl RequestBuilder {
         self
     }
 
-    /// Follows up to `max` redirects (0: return redirect responses as they are).
-    pub fn follow_redirects(mut self, max: usize) -> Self {
+    /// Whether to follow redirects for this request (the client's setting otherwise; off
+    /// by default). Off, a 3xx is returned as the response it is.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// The most redirects to follow for this request (the client's setting otherwise,
+    /// [`DEFAULT_MAX_REDIRECTS`] by default).
+    pub fn max_redirects(mut self, max: usize) -> Self {
         self.max_redirects = max;
         self
     }
@@ -126,7 +149,7 @@ impl RequestBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let mut url = Url::parse(&self.url).map_err(|error| Error::Url { url: self.url.clone(), error })?;
+        let mut url = Url::parse(&self.url).map_err(|error| Error::Url { url: redact(&self.url), error })?;
         let decompress = self.client.inner.decompress;
         let mut request =
             Prepared { method: valid_method(&self.method)?, headers: self.headers, body: self.body, decompress };
@@ -136,13 +159,13 @@ impl RequestBuilder {
         loop {
             let response = send_once(&self.client, &url, &request, &clock).await?;
             let location = match response.header("location") {
-                Some(location) if self.max_redirects > 0 && is_redirect(response.status()) => location.to_string(),
+                Some(location) if self.follow_redirects && is_redirect(response.status()) => location.to_string(),
                 _ => return response.decoded(decompress),
             };
+            let next = url.join(&location).map_err(|error| Error::Url { url: redact(&location), error })?;
             if redirects == self.max_redirects {
-                return Err(Error::TooManyRedirects { limit: self.max_redirects, url: location });
+                return Err(Error::TooManyRedirects { limit: self.max_redirects, url: next.redacted() });
             }
-            let next = url.join(&location).map_err(|error| Error::Url { url: location.clone(), error })?;
             request.redirect(response.status(), &url, &next);
             // Read the redirect's (small) body so that its connection returns to the pool;
             // if that fails, the connection is closed, which is fine too.

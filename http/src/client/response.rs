@@ -18,7 +18,7 @@ use super::error::Error;
 use super::headers::Headers;
 use super::pool::Checkout;
 use super::timeouts::Clock;
-use super::url::Url;
+use super::url::{redact, Url};
 use crate::asgi::HttpVersion;
 use crate::chunked::ChunkedDecoder;
 use crate::headers::trim;
@@ -59,6 +59,11 @@ pub(crate) fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(R
     let (Some(status), Some(minor)) = (response.code, response.version) else {
         return Err("incomplete status line".into());
     };
+    // httparse takes any three digits; RFC 9110 §15 codes run from 100 to 599, and a
+    // status below 100 would fall through every rule about which responses have a body.
+    if !(100..600).contains(&status) {
+        return Err(format!("invalid status code {status:03}"));
+    }
     let version = if minor == 0 { HttpVersion::Http10 } else { HttpVersion::Http11 };
     if status == 101 {
         return Err("the server switched protocols (101); upgrades are not supported".into());
@@ -243,10 +248,17 @@ impl Response {
         &self.url
     }
 
-    /// An error for a 4xx or 5xx status (`raise_for_status()`), the response otherwise.
+    /// The response if its status is 2xx; otherwise an [`Error::Status`], as httpx's
+    /// `raise_for_status()`: a 4xx or 5xx, and also a 3xx, which reaches the caller only
+    /// when it was not followed — its error names the `Location`, so that a caller who
+    /// expected JSON learns it got a redirect rather than a confusing JSON error.
     pub fn error_for_status(self) -> Result<Response, Error> {
-        if (400..600).contains(&self.status) {
-            return Err(Error::Status { status: self.status, url: self.url.to_string() });
+        if !self.is_success() {
+            let location = match self.status {
+                300..=399 => self.header("location").map(redact),
+                _ => None,
+            };
+            return Err(Error::Status { status: self.status, url: self.url.redacted(), location });
         }
         Ok(self)
     }
@@ -291,7 +303,7 @@ impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.status)
-            .field("url", &self.url.to_string())
+            .field("url", &self.url.redacted())
             .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
@@ -352,5 +364,14 @@ mod tests {
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
         assert!(head("HTTP/1.1 2x0 OK\r\n\r\n").is_err());
         assert!(head("HTTP/1.1 101 Switching Protocols\r\n\r\n").is_err());
+    }
+
+    /// Found by the `response_head` fuzz target: httparse accepts any three digits, and a
+    /// status such as 002 was taken as a response with a body.
+    #[test]
+    fn status_codes_outside_100_to_599_are_refused() {
+        assert_eq!(head("HTTP/1.1 002 OK\r\ncontent-length: 5\r\n\r\n").unwrap_err(), "invalid status code 002");
+        assert_eq!(head("HTTP/1.1 600 Odd\r\n\r\n").unwrap_err(), "invalid status code 600");
+        assert_eq!(head("HTTP/1.1 599 Edge\r\ncontent-length: 0\r\n\r\n").unwrap().unwrap().0.status, 599);
     }
 }

@@ -8,6 +8,14 @@
 //! are percent-encoded, as httpx and browsers do, so a URL can never inject a line break
 //! into the request head. Host names are ASCII: an internationalized name must be given in
 //! its `xn--` (punycode) form, since IDNA mapping tables are far beyond this file.
+//!
+//! **Redaction.** A URL often carries a secret: an API key in its query, a password in its
+//! userinfo. Error messages and log lines end up in places the secret must not (a 502
+//! body, a shared log), so everywhere the client names a URL it names the [`redact`]ed
+//! form: userinfo dropped, every query value replaced by `[redacted]`, the fragment
+//! dropped. Keys stay, so `https://api.test/v1?api_key=[redacted]` still says which
+//! parameter was sent. (httpx leaves this to the application; requests and urllib3 log
+//! the full URL, which is how keys end up in log aggregators.)
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -191,6 +199,59 @@ impl Url {
     }
 }
 
+/// What stands in for a query value in a [`redact`]ed URL.
+pub const REDACTED: &str = "[redacted]";
+
+/// The form of a URL (or of a `Location` reference) that is safe to show: no userinfo, no
+/// fragment, and every query value replaced by [`REDACTED`] (`?api_key=[redacted]&page=[redacted]`;
+/// an item without `=` becomes `[redacted]` itself). Works on text that does not parse as a
+/// URL too, since a URL that fails to parse still has to be named in its error.
+pub fn redact(raw: &str) -> String {
+    let raw = raw.split_once('#').map_or(raw, |(before, _)| before);
+    let (before_query, query) = match raw.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (raw, None),
+    };
+    let mut out = String::with_capacity(raw.len());
+    // Userinfo sits between `//` and the first `@` of the authority.
+    match before_query.find("//") {
+        Some(i) => {
+            let (scheme, rest) = before_query.split_at(i + 2);
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str(authority.rsplit_once('@').map_or(authority, |(_, host)| host));
+            out.push_str(path);
+        }
+        None => out.push_str(before_query),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        for (i, item) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match item.split_once('=') {
+                Some((key, _)) => {
+                    out.push_str(key);
+                    out.push('=');
+                }
+                None if item.is_empty() => continue,
+                None => {}
+            }
+            out.push_str(REDACTED);
+        }
+    }
+    out
+}
+
+impl Url {
+    /// This URL as it may be shown in errors and logs: see [`redact`].
+    pub fn redacted(&self) -> String {
+        redact(&self.to_string())
+    }
+}
+
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}{}", self.scheme.as_str(), self.authority(), self.target)
@@ -365,6 +426,21 @@ mod tests {
         let u = Url::parse("http://h/a b/\"é\"?q=a b\r\nX: y").unwrap();
         assert_eq!(u.target(), "/a%20b/%22%C3%A9%22?q=a%20b%0D%0AX:%20y");
         assert_eq!(Url::parse("http://h/%41").unwrap().target(), "/%41");
+    }
+
+    #[test]
+    fn redaction_hides_userinfo_query_values_and_fragments() {
+        assert_eq!(redact("https://host/x?api_key=TOPSECRET"), "https://host/x?api_key=[redacted]");
+        assert_eq!(
+            redact("https://u:pw@host:8443/a?k=1&flag&k2=&#frag"),
+            "https://host:8443/a?k=[redacted]&[redacted]&k2=[redacted]&"
+        );
+        assert_eq!(redact("ftp://user:pass@h/p"), "ftp://h/p");
+        assert_eq!(redact("/next?token=abc"), "/next?token=[redacted]");
+        assert_eq!(redact("https://host/plain"), "https://host/plain");
+        let url = Url::parse("https://host/x?api_key=TOPSECRET").unwrap();
+        assert_eq!(url.redacted(), "https://host/x?api_key=[redacted]");
+        assert_eq!(redact(&url.redacted()), url.redacted());
     }
 
     #[test]

@@ -15,9 +15,16 @@
 //! inside `process_new_packets`, when its Certificate message arrives: against the trust
 //! roots, and against the host name we are connecting to (the same name is sent as SNI, so
 //! a server with several certificates picks the right one).
+//!
+//! **A plain-HTTP port.** An `https://` URL pointed at a port that speaks plain HTTP is a
+//! common mistake, and rustls can only say that the reply is not a TLS record ("corrupt
+//! message"). The handshake keeps the first bytes the server sent; if they read `HTTP/`,
+//! the server answered our ClientHello with an HTTP error response, and the error says so
+//! ([`HandshakeError::NotTls`]), as curl's "wrong version number" hint and Go's "server
+//! gave HTTP response to HTTPS client" do.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -42,6 +49,29 @@ struct Parts {
     tcp: TcpStream,
     /// rustls's side of the handshake.
     tls: ClientConnection,
+    /// The first bytes the server sent (at most [`PEEK`]), kept only to recognize a
+    /// plain-HTTP reply when rustls refuses them.
+    first_bytes: Vec<u8>,
+}
+
+/// How many leading bytes of the server's reply are kept: enough for `HTTP/`.
+const PEEK: usize = 5;
+
+/// Copies the first [`PEEK`] bytes read through it into `first_bytes`.
+struct Recording<'a, R> {
+    /// The socket reader.
+    inner: R,
+    /// Grows until it holds `PEEK` bytes, then stays as it is.
+    first_bytes: &'a mut Vec<u8>,
+}
+
+impl<R: Read> Read for Recording<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = PEEK.saturating_sub(self.first_bytes.len());
+        self.first_bytes.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
 }
 
 /// The states of a handshake.
@@ -84,12 +114,12 @@ impl Future for Handshake {
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Start { tcp, config, name } => match ClientConnection::new(config, name) {
                     // The ClientHello is now queued inside rustls.
-                    Ok(tls) => self.state = State::Sending(Box::new(Parts { tcp, tls })),
+                    Ok(tls) => self.state = State::Sending(Box::new(Parts { tcp, tls, first_bytes: Vec::new() })),
                     Err(e) => return Poll::Ready(Err(HandshakeError::from_rustls(e))),
                 },
                 State::Sending(mut parts) => {
                     while parts.tls.wants_write() {
-                        let Parts { tcp, tls } = &mut *parts;
+                        let Parts { tcp, tls, .. } = &mut *parts;
                         match tls.write_tls(&mut SyncIo { tcp, cx }) {
                             Ok(0) => return Poll::Ready(Err(HandshakeError::Io(io::ErrorKind::WriteZero.into()))),
                             Ok(_) => {}
@@ -102,14 +132,14 @@ impl Future for Handshake {
                         }
                     }
                     if !parts.tls.is_handshaking() {
-                        let Parts { tcp, tls } = *parts;
+                        let Parts { tcp, tls, .. } = *parts;
                         return Poll::Ready(Ok(TlsStream::new(tcp, tls)));
                     }
                     self.state = State::Receiving(parts);
                 }
                 State::Receiving(mut parts) => {
-                    let Parts { tcp, tls } = &mut *parts;
-                    match tls.read_tls(&mut SyncIo { tcp, cx }) {
+                    let Parts { tcp, tls, first_bytes } = &mut *parts;
+                    match tls.read_tls(&mut Recording { inner: SyncIo { tcp, cx }, first_bytes }) {
                         Ok(0) => return Poll::Ready(Err(HandshakeError::Closed)),
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -119,6 +149,9 @@ impl Future for Handshake {
                         Err(e) => return Poll::Ready(Err(HandshakeError::Io(e))),
                     }
                     if let Err(e) = tls.process_new_packets() {
+                        if first_bytes.starts_with(b"HTTP/") {
+                            return Poll::Ready(Err(HandshakeError::NotTls));
+                        }
                         // rustls queued an alert telling the server why (e.g.
                         // `bad_certificate`); send it if the socket takes it now, so the
                         // server's log says more than "connection reset".

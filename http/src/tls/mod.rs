@@ -205,6 +205,9 @@ pub enum HandshakeError {
     /// The server closed the connection in the middle of the handshake (often: it does not
     /// speak TLS on this port, or it rejected our hello without an alert).
     Closed,
+    /// The server answered the ClientHello in plain HTTP: the port serves `http://`, not
+    /// `https://`.
+    NotTls,
 }
 
 impl HandshakeError {
@@ -237,6 +240,10 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Tls(e) => write!(f, "{e}"),
             HandshakeError::Io(e) => write!(f, "socket error during the handshake: {e}"),
             HandshakeError::Closed => f.write_str("the server closed the connection during the handshake"),
+            HandshakeError::NotTls => f.write_str(
+                "the server did not speak TLS: it answered in plain HTTP, so this port serves http://, \
+                 not https:// (use an http:// URL, or the server's TLS port)",
+            ),
         }
     }
 }
@@ -245,7 +252,7 @@ impl std::error::Error for HandshakeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             // rustls's `CertificateError` is not an `Error` itself; its text is in ours.
-            HandshakeError::Certificate { .. } | HandshakeError::Closed => None,
+            HandshakeError::Certificate { .. } | HandshakeError::Closed | HandshakeError::NotTls => None,
             HandshakeError::Tls(e) => Some(e),
             HandshakeError::Io(e) => Some(e),
         }

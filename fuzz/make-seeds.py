@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Regenerates fuzz/seeds/: the raw requests, responses, chunked bodies and URLs that the
+tests send (string literals in tests/ and http/src/), one file per input, named by content,
+plus a few typical Postgres backend replies. Run from anywhere:
+
+    python3 fuzz/make-seeds.py
+
+libFuzzer reads fuzz/seeds/TARGET as a second corpus (see fuzz/run.sh), so every target
+starts from inputs that already pass the parsers' first checks instead of from nothing.
+A `{...}` placeholder of a format! string becomes `5`, which keeps lengths and ports
+plausible. The response and chunked targets take a leading flags byte, added here.
+"""
+import glob
+import hashlib
+import os
+import re
+import struct
+
+os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+root = 'fuzz/seeds'
+
+
+def unescape(s):
+    out = bytearray(); i = 0
+    while i < len(s):
+        c = s[i]
+        if c == '\\' and i + 1 < len(s):
+            n = s[i+1]
+            m = {'r': 13, 'n': 10, 't': 9, '0': 0, '\\': 92, '"': 34, "'": 39}
+            if n in m: out.append(m[n]); i += 2; continue
+            if n == 'x': out.append(int(s[i+2:i+4], 16)); i += 4; continue
+            if n == '\n':
+                i += 2
+                while i < len(s) and s[i] in ' \t\n': i += 1
+                continue
+        out += c.encode(); i += 1
+    return bytes(out)
+lit = re.compile(r'b?"((?:[^"\\]|\\.)*)"', re.S)
+def save(target, data):
+    d = os.path.join(root, target); os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), 'wb').write(data)
+reqs = set(); resps = set(); chunks = set(); urls = set()
+files = glob.glob('tests/*.rs') + glob.glob('tests/*/*.rs') + glob.glob('http/src/**/*.rs', recursive=True)
+for f in files:
+    text = open(f).read()
+    for m in lit.finditer(text):
+        s = m.group(1)
+        if '{' in s and '}' in s: s = re.sub(r'\{[^}]*\}', '5', s)
+        b = unescape(s)
+        if re.match(rb'^(\r\n)*[A-Z]+ \S+ HTTP/1\.\d\r\n', b): reqs.add(b)
+        elif b.startswith(b'HTTP/1.'): resps.add(b)
+        elif re.match(rb'^[0-9a-fA-F]+(;[^\r]*)?\r\n', b): chunks.add(b)
+        elif re.match(rb'^https?://', b, re.I): urls.add(b)
+for b in reqs:
+    save('request_head', b); save('head_differential', b)
+for b in resps:
+    save('response_head', b'\x00' + b)
+for b in chunks:
+    save('chunked', b'\x03' + b)
+for b in urls:
+    save('url', b); save('url', b + b'\n../x?y=1#f')
+# Postgres replies: tag, big-endian i32 length (itself included), body.
+def msg(tag, body): return tag + struct.pack('>i', len(body) + 4) + body
+pg = [
+    msg(b'R', struct.pack('>i', 0)) + msg(b'S', b'server_version\x0015.4\x00') + msg(b'K', struct.pack('>ii', 42, 7)) + msg(b'Z', b'I'),
+    msg(b'1', b'') + msg(b'2', b'') + msg(b'T', struct.pack('>h', 1) + b'id\x00' + struct.pack('>ihihih', 0, 0, 23, 4, -1, 1)) + msg(b'D', struct.pack('>hi', 1, 4) + struct.pack('>i', 1)) + msg(b'C', b'SELECT 1\x00') + msg(b'Z', b'I'),
+    msg(b'E', b'SERROR\x00C42P01\x00Mrelation "x" does not exist\x00\x00') + msg(b'Z', b'E'),
+    msg(b'A', struct.pack('>i', 9) + b'chan\x00payload\x00') + msg(b'N', b'SNOTICE\x00Mhi\x00\x00'),
+    msg(b'R', struct.pack('>i', 10) + b'SCRAM-SHA-256\x00\x00') + msg(b'R', struct.pack('>i', 5) + b'salt'),
+]
+for b in pg: save('pg_message', b)
+print(f'{len(reqs)} requests, {len(resps)} responses, {len(chunks)} chunked bodies, {len(urls)} URLs')
