@@ -14,12 +14,14 @@
 //! | [`pg`] | asyncpg's role: the Postgres wire protocol on rasgi's loop |
 //! | [`demo`] | the seed's application, route for route |
 //! | [`loopview`] | the live loop view at `/_rasgi/`: tasks, sockets, timers, the blocking pool |
+//! | [`reload`] | `--reload`: a supervisor that keeps the socket open while it rebuilds and replaces the server |
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod demo;
 pub mod loopview;
 pub mod pg;
+pub mod reload;
 
 /// The README's Rust examples, compiled and run as doctests so the guide cannot drift
 /// from the code.
