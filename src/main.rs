@@ -78,6 +78,11 @@ fn main() {
 /// `--reload`: the supervisor owns the throwaway database too, so that every server it
 /// starts shares one (each starting its own on one data directory would collide).
 fn supervise(args: Vec<String>) -> ! {
+    // Misused flags are reported before a database is started for nothing.
+    if let Err(e) = rasgi::reload::split_args(args.clone()) {
+        eprintln!("error: {e}\n\n{}", rasgi::reload::USAGE);
+        std::process::exit(2);
+    }
     // Before the database's helpers start: a SIGINT must reach the supervisor's loop,
     // never a thread that would let it kill the process with its children orphaned.
     if let Err(e) = rasgi::reload::signals::block() {

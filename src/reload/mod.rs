@@ -67,8 +67,8 @@ use self::supervisor::Plan;
 use self::watch::{Filter, Watcher};
 
 /// The reload flags, for `--help` after the server's.
-pub const USAGE: &str = "\
-  --reload                         rebuild and restart on source changes; the socket stays open throughout
+pub const USAGE: &str =
+    "  --reload                         rebuild and restart on source changes; the socket stays open throughout
   --reload-dir DIR                 watch DIR (repeatable; default: the current directory)
   --reload-include GLOB            also watch files matching GLOB (repeatable; default: *.rs *.toml *.html)
   --reload-exclude GLOB            ignore files and directories matching GLOB (repeatable; default: target/* .*)
