@@ -7,6 +7,11 @@
 //! and children must get them unblocked again ([`unblock_in_child`]) — a blocked signal
 //! mask survives `exec`. asyncio's `loop.add_signal_handler` is the counterpart (it uses
 //! a self-pipe instead: signalfd is Linux-only).
+//!
+//! A signal the parent set to *ignored* is discarded by the kernel before it could be
+//! queued, blocked or not: a supervisor started with `&` from a non-interactive shell (or
+//! under `nohup`) does not see SIGINT, exactly as any other program would not; SIGTERM
+//! still stops it. That choice of the parent is respected rather than undone.
 
 use std::future::poll_fn;
 use std::io;

@@ -22,6 +22,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use rasgi_executor::log_warn;
+
 use super::fd::AsyncFd;
 use super::glob;
 
@@ -87,8 +89,9 @@ pub struct Watcher {
     dirs: HashMap<i32, (PathBuf, PathBuf)>,
     /// What counts as a change.
     filter: Filter,
-    /// Bytes read from the descriptor and not yet parsed into events; the kernel never
-    /// splits an event across reads, so this is empty between calls to `next`.
+    /// Bytes read from the descriptor and not yet parsed: whole events only (the kernel
+    /// never splits one across reads); those after the event `next` returned wait here
+    /// for the following call.
     buf: Vec<u8>,
 }
 
@@ -152,10 +155,10 @@ impl Watcher {
     /// Waits for the next change that passes the filter and returns the changed path.
     pub async fn next(&mut self) -> io::Result<PathBuf> {
         loop {
-            if let Some(path) = self.take_event()? {
+            if let Some(path) = self.take_event() {
                 return Ok(path);
             }
-            if !self.buf.is_empty() {
+            if self.buf.len() >= 16 {
                 continue;
             }
             // Room for many events at once; one event is at most 16 + NAME_MAX + 1 bytes.
@@ -166,11 +169,11 @@ impl Watcher {
     }
 
     /// Parses one event off the front of `buf`: the changed path if it counts.
-    fn take_event(&mut self) -> io::Result<Option<PathBuf>> {
+    fn take_event(&mut self) -> Option<PathBuf> {
         // struct inotify_event { int wd; uint32_t mask; uint32_t cookie; uint32_t len;
         // char name[len]; } — read field by field, with no pointer casts.
         if self.buf.len() < 16 {
-            return Ok(None);
+            return None;
         }
         let word = |at: usize| [self.buf[at], self.buf[at + 1], self.buf[at + 2], self.buf[at + 3]];
         let wd = i32::from_ne_bytes(word(0));
@@ -182,27 +185,31 @@ impl Watcher {
         self.buf.drain(..end);
         if mask & libc::IN_Q_OVERFLOW != 0 {
             // Events were lost: something changed, and that is all a reloader needs.
-            return Ok(Some(PathBuf::from("(many files)")));
+            return Some(PathBuf::from("(many files)"));
         }
         if mask & libc::IN_IGNORED != 0 {
             self.dirs.remove(&wd);
-            return Ok(None);
+            return None;
         }
-        let Some((root, dir)) = self.dirs.get(&wd).cloned() else { return Ok(None) };
+        let (root, dir) = self.dirs.get(&wd).cloned()?;
         let path = dir.join(&name);
         let relative = path.strip_prefix(&root).unwrap_or(&path).to_path_buf();
         if mask & libc::IN_ISDIR != 0 {
             if mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 && self.filter.wants_dir(&relative) {
-                self.add_tree(&root, &path)?;
+                // A new directory that cannot be watched (the watch limit) must not stop
+                // the reloader: the rest of the tree is still watched.
+                if let Err(e) = self.add_tree(&root, &path) {
+                    log_warn!("changes below {} will go unnoticed: {e}", path.display());
+                }
                 // Files may have landed in it before the watch existed.
-                return Ok(Some(path));
+                return Some(path);
             }
-            return Ok(None);
+            return None;
         }
         if name.is_empty() || !self.filter.wants_file(&relative) {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(path))
+        Some(path)
     }
 }
 
