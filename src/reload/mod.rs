@@ -1,15 +1,15 @@
 //! `--reload`: uvicorn's reloader, rebuilt for a compiled language — a supervisor that
 //! owns the listening socket while the server is rebuilt and replaced underneath it.
 //!
-//! `uvicorn main:app --reload` starts a supervisor that watches the sources and, on a
-//! change, terminates the server process and starts a fresh one, which imports the new
-//! code. Python needs no build step, so the gap is short — but it is a gap: uvicorn's
-//! supervisor binds the socket and hands it to each child, yet the old child is stopped
-//! (and its connections closed) before the new one exists, so a request in flight is
-//! cut off and, with the new child still importing, clients wait or fail. A Rust server
-//! has to be *compiled* first, which takes seconds to minutes; stopping the old server
-//! for that long, as `cargo watch -x run` does (it even closes the port), is not an
-//! option. So the order is reversed here:
+//! `uvicorn main:app --reload` starts a supervisor that binds the socket, hands it to a
+//! server child, watches the sources, and on a change terminates that child and only
+//! then starts a fresh one, which imports the new code. The socket survives in the
+//! supervisor, so clients queue in the backlog meanwhile; but nobody accepts them until
+//! the new child has imported everything, and if the new code is broken the new child
+//! dies on import and the app is down until the next save. Python's gap is an import;
+//! Rust's would be a compile, seconds to minutes — and `cargo watch -x run` is worse
+//! still: it kills the server, so the port itself closes and clients are refused. So
+//! here the order is reversed, and the old server serves until its successor is up:
 //!
 //! 1. The supervisor binds `--host`/`--port` once and clears `FD_CLOEXEC` on the socket,
 //!    so every child inherits it; the child serves it through `--fd N`.

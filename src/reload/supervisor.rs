@@ -71,7 +71,9 @@ enum Wake {
 }
 
 /// Runs the supervisor until SIGINT or SIGTERM. `signals` and `watcher` belong to the
-/// current runtime.
+/// current runtime. If the supervisor itself fails (its signalfd or inotify descriptor
+/// stops reading), it returns the error at once: its children, started with a parent-death
+/// signal, then get SIGTERM from the kernel and drain as they would on a normal stop.
 pub async fn supervise(plan: Plan, signals: Signals, mut watcher: Watcher) -> Result<(), ReloadError> {
     log_info!("watching {} directories for changes (rebuilds with `{}`)", watcher.watched(), plan.build.join(" "));
     let mut draining: Vec<JoinHandle<()>> = Vec::new();
