@@ -83,7 +83,7 @@ fn supervise(args: Vec<String>) -> ! {
         eprintln!("error: {e}\n\n{}", rasgi::reload::USAGE);
         std::process::exit(2);
     }
-    // Before the database's helpers start: a SIGINT must reach the supervisor's loop,
+    // Before the database's processes start: a SIGINT must reach the supervisor's loop,
     // never a thread that would let it kill the process with its children orphaned.
     if let Err(e) = rasgi::reload::signals::block() {
         eprintln!("error: cannot block SIGINT/SIGTERM: {e}");
