@@ -7,12 +7,15 @@
 //! | `run_in_executor(None, cpu_bound_task)` in `/cpu-task` | [`cpu_task`]: the blocking pool |
 //! | `try: ... except ValueError` in `/error-handling` | [`error_handling`]: a `Result` matched |
 //! | asyncpg in `/db-data` | [`db_data`]: the `pg` wire client |
+//! | asyncpg's `copy_from_table` | [`export_csv`]: `GET /export.csv`, COPY streamed into a chunked response |
+//! | asyncpg's `add_listener` | [`notifications`]: `GET /notifications`, NOTIFY as Server-Sent Events |
 //! | httpx in `/external-api` | [`external_api`]: the HTTPS client |
 //! | the anti-pattern: blocking the loop | [`blocking`]: `std::thread::sleep` on the loop |
 //! | `@app.middleware("http")` adding `X-Process-Time` | [`middleware::process_time`] |
 //!
 //! Plus the FastAPI tutorial's `/items` routes, to show path, query and body
-//! parameters and their 422 errors, and a streamed response.
+//! parameters and their 422 errors, a streamed response, and the WebSocket routes of
+//! [`crate::chat`] (`/ws/echo`, `/ws/chat/{room}`, the `/chat` page).
 
 use std::fmt;
 use std::rc::Rc;
@@ -22,17 +25,18 @@ use std::time::Duration;
 use rasgi_executor::{log_error, sleep, spawn_blocking};
 use rasgi_http::client::Client;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::app::{middleware, App, HttpException, Json, Request, Response};
-use crate::pg::{Config as PgConfig, Pool};
+use crate::pg::{rows_to_json, Config as PgConfig, Listener, Pool};
 
 /// Where `/external-api` fetches from when `EXTERNAL_API_URL` is not set: a public JSON
 /// API (the seed's `https://api.example.com/data` does not exist).
 pub const DEFAULT_EXTERNAL_API_URL: &str = "https://jsonplaceholder.typicode.com/todos/1";
 
 /// What the demo needs from outside: a database and an API to call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     /// The Postgres URL for `/db-data`, or why there is none (shown in the 503).
     pub database: Result<String, String>,
@@ -42,6 +46,18 @@ pub struct Settings {
     /// whoever asks, so the demo binary mounts it only when it listens on a loopback
     /// address, unless `--live-view` says otherwise ([`live_view_by_default`]).
     pub live_view: bool,
+}
+
+/// The database URL carries a password, so it is never printed: `Debug` shows only
+/// whether there is one.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database", &self.database.as_ref().map(|_| "[a URL, not shown]"))
+            .field("external_api_url", &"[not shown: its query may hold a key]")
+            .field("live_view", &self.live_view)
+            .finish()
+    }
 }
 
 /// Whether the live view is mounted when no flag says: only when the server listens on
@@ -117,7 +133,11 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/blocking", blocking)
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
-        .get("/stream", stream_numbers);
+        .get("/stream", stream_numbers)
+        .get("/export.csv", export_csv)
+        .get("/notifications", notifications);
+    // WebSocket: `/ws/echo`, `/ws/chat/{room}` and the `/chat` page.
+    let app = crate::chat::mount(app);
     if live_view {
         crate::loopview::mount(app)
     } else {
@@ -184,7 +204,7 @@ pub async fn error_handling(_request: Request) -> Json<Value> {
 /// `GET /db-data`: the rows of `mytable` as a JSON array of objects — the seed's
 /// `[dict(row) for row in rows]`. The pool plays asyncpg's part; a connection is borrowed
 /// for the query and returned, rather than opened and closed per request as in the seed.
-pub async fn db_data(request: Request) -> Result<Json<Value>, HttpException> {
+pub async fn db_data(request: Request) -> Result<Json<Box<RawValue>>, HttpException> {
     let Some(pool) = request.state::<Pool>() else {
         let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
         return Err(HttpException::new(503, reason));
@@ -193,8 +213,12 @@ pub async fn db_data(request: Request) -> Result<Json<Value>, HttpException> {
         log_error!("/db-data: {e}");
         HttpException::new(503, format!("database error: {e}"))
     })?;
-    let rows: Result<Vec<Value>, _> = rows.iter().map(|row| row.to_json()).collect();
-    rows.map(|rows| Json(Value::Array(rows))).map_err(|e| HttpException::new(500, format!("cannot decode a row: {e}")))
+    // Columns in table order and json values exactly as stored; a value that cannot be
+    // converted is logged with its reason (the column and type, never the value) and answers 500.
+    rows_to_json(&rows).map(Json).map_err(|e| {
+        log_error!("/db-data: {e}");
+        HttpException::new(500, format!("cannot convert a row to JSON: {e}"))
+    })
 }
 
 /// `GET /external-api`: the JSON at `EXTERNAL_API_URL`, fetched with the loop's shared
@@ -248,6 +272,106 @@ pub struct Item {
 pub async fn create_item(request: Request) -> Result<Response, HttpException> {
     let item: Item = request.json()?;
     Ok(Response::json(201, &item))
+}
+
+/// `GET /export.csv`: `mytable` as CSV, streamed from `COPY ... TO STDOUT` into a chunked
+/// response — asyncpg's `copy_from_table` feeding a `StreamingResponse`. Rows go out in
+/// batches of about 16 KiB as they arrive; the table is never held in memory, and a slow
+/// client slows the COPY down (the response channel and then TCP push back).
+pub async fn export_csv(request: Request) -> Result<Response, HttpException> {
+    let Some(pool) = request.state::<Pool>() else {
+        let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
+        return Err(HttpException::new(503, reason));
+    };
+    // Borrow the connection before the 200 goes out, so that a database that is down is
+    // still a 503 rather than an empty file.
+    let mut conn = pool.acquire().await.map_err(|e| {
+        log_error!("/export.csv: {e}");
+        HttpException::new(503, format!("database error: {e}"))
+    })?;
+    let response = Response::stream(200, "text/csv; charset=utf-8", move |tx| async move {
+        const BATCH: usize = 16 * 1024;
+        let mut out =
+            match conn.copy_out("COPY (SELECT * FROM mytable ORDER BY id) TO STDOUT (FORMAT csv, HEADER)").await {
+                Ok(out) => out,
+                Err(e) => {
+                    log_error!("/export.csv: {e}");
+                    return;
+                }
+            };
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            match out.next_chunk().await {
+                Ok(Some(row)) => batch.extend_from_slice(&row),
+                Ok(None) => break,
+                // The status is already sent: all that is left is to say why the file is short.
+                Err(e) => {
+                    log_error!("/export.csv: the COPY failed part-way: {e}");
+                    return;
+                }
+            }
+            if batch.len() >= BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err()
+            {
+                return; // the client left; dropping the COPY cancels it on the server
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch).await;
+        }
+    });
+    Ok(response.with_header("content-disposition", "attachment; filename=\"mytable.csv\""))
+}
+
+/// The channel `GET /notifications` relays: `NOTIFY rasgi_demo, 'hello'` from any session.
+pub const NOTIFY_CHANNEL: &str = "rasgi_demo";
+
+/// `GET /notifications`: the payloads NOTIFY'd on [`NOTIFY_CHANNEL`], as Server-Sent Events
+/// (`text/event-stream`, one `data:` event per notification) — asyncpg's `add_listener`
+/// feeding a `StreamingResponse`. Each subscriber gets its own [`Listener`] connection,
+/// which reconnects by itself; a production fan-out would share one listener per process.
+pub async fn notifications(request: Request) -> Result<Response, HttpException> {
+    let Some(pool) = request.state::<Pool>() else {
+        let reason = request.state::<NoDatabase>().map_or_else(|| "no database configured".to_owned(), |r| r.0.clone());
+        return Err(HttpException::new(503, reason));
+    };
+    // LISTEN before the 200, so a database that is down is a 503 and an event NOTIFY'd right
+    // after the response head arrived is not missed.
+    let mut listener = async {
+        let mut listener = Listener::connect(pool.config().clone()).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok::<_, crate::pg::PgError>(listener)
+    }
+    .await
+    .map_err(|e| {
+        log_error!("/notifications: {e}");
+        HttpException::new(503, format!("database error: {e}"))
+    })?;
+    let response = Response::stream(200, "text/event-stream", move |tx| async move {
+        if tx.send(format!(": listening on {NOTIFY_CHANNEL}\n\n").into_bytes()).await.is_err() {
+            return;
+        }
+        loop {
+            let notification = match listener.recv().await {
+                Ok(notification) => notification,
+                Err(e) => {
+                    log_error!("/notifications: {e}");
+                    return;
+                }
+            };
+            // A payload line is one `data:` line; a blank line ends the event.
+            let mut event = String::with_capacity(notification.payload.len() + 8);
+            for line in notification.payload.split('\n') {
+                event.push_str("data: ");
+                event.push_str(line);
+                event.push('\n');
+            }
+            event.push('\n');
+            if tx.send(event.into_bytes()).await.is_err() {
+                return; // the client left; dropping the listener closes its connection
+            }
+        }
+    });
+    Ok(response.with_header("cache-control", "no-cache"))
 }
 
 /// `GET /stream`: a response produced piece by piece (sent chunked), one line every

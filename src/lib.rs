@@ -13,11 +13,13 @@
 //! | [`app`] | FastAPI's role: routes, parameters, JSON, `call_next` middleware, errors |
 //! | [`pg`] | asyncpg's role: the Postgres wire protocol on rasgi's loop |
 //! | [`demo`] | the seed's application, route for route |
+//! | [`chat`] | the demo's WebSocket routes: `/ws/echo`, chat rooms on a broadcast channel, `/chat` |
 //! | [`loopview`] | the live loop view at `/_rasgi/`: tasks, sockets, timers, the blocking pool |
 //! | [`reload`] | `--reload`: a supervisor that keeps the socket open while it rebuilds and replaces the server |
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod chat;
 pub mod demo;
 pub mod loopview;
 pub mod pg;

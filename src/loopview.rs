@@ -5,9 +5,12 @@
 //! [`App`] that show the loop of the thread serving them:
 //!
 //! - `GET /_rasgi/` — a self-contained page (inline CSS and JavaScript, no external
-//!   assets) that asks for the state every 300 ms and redraws it: the tasks, the
+//!   assets) that receives the state every 300 ms and redraws it: the tasks, the
 //!   registered sockets, the pending timers, the blocking pool, the recent warnings, and
 //!   buttons that fire requests at the demo so a person can watch tasks come and go;
+//! - `WS /_rasgi/ws` — the WebSocket the page listens on: the server pushes a
+//!   [`LoopState`] every 300 ms, so the page makes no request per refresh (polling
+//!   `/_rasgi/state` is its fallback when the socket cannot open);
 //! - `GET /_rasgi/state` — the same facts as JSON ([`LoopState`]).
 //!
 //! Python's nearest counterparts are `asyncio.all_tasks()` (with each task's
@@ -34,13 +37,21 @@ use rasgi_reactor::trace::{self, Wait};
 use rasgi_reactor::Reactor;
 use serde::Serialize;
 
-use crate::app::{App, Request, Response};
+use rasgi_executor::{select, sleep, Either};
+
+use crate::app::{App, Received, Request, Response, WebSocket, WebSocketError};
 
 /// Where the page is served.
 pub const PAGE_PATH: &str = "/_rasgi/";
 
 /// Where the page fetches the state from.
 pub const STATE_PATH: &str = "/_rasgi/state";
+
+/// The WebSocket the page receives its snapshots on.
+pub const LIVE_PATH: &str = "/_rasgi/ws";
+
+/// How often the live socket pushes a snapshot.
+const PUSH_EVERY: Duration = Duration::from_millis(300);
 
 /// The page: one HTML file with its CSS and JavaScript inline, kept beside this module so
 /// that it reads (and is highlighted) as HTML rather than as a Rust string.
@@ -57,7 +68,22 @@ pub fn mount(app: App) -> App {
     trace::set_recording(true);
     // Fix the epoch before any timer is set, so that every deadline is after it.
     view_epoch();
-    app.get(PAGE_PATH, page).get(STATE_PATH, state)
+    app.get(PAGE_PATH, page).get(STATE_PATH, state).websocket(LIVE_PATH, live)
+}
+
+/// `WS /_rasgi/ws`: a snapshot now and every [`PUSH_EVERY`] until the page goes away.
+/// The snapshot is taken by this session's task, so the page shows it as "this request",
+/// named `WS /_rasgi/ws`.
+async fn live(ws: WebSocket<'_>) -> Result<(), WebSocketError> {
+    ws.accept().await?;
+    loop {
+        ws.send_json(&LoopState::capture()).await?;
+        // Waiting on the client too, so a closed page ends the session at once rather
+        // than at the next push.
+        if let Either::Right(Received::Disconnect { .. }) = select(sleep(PUSH_EVERY), ws.receive()).await {
+            return Ok(());
+        }
+    }
 }
 
 /// `GET /_rasgi/`: the page.

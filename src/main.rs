@@ -20,6 +20,7 @@ use rasgi::demo::Settings;
 use rasgi::pg::cluster::{create_demo_table, Cluster, ClusterOptions};
 use rasgi::pg::Connection;
 use rasgi_executor::{log_info, log_warn};
+use rasgi_http::gzip::GZipMiddleware;
 use rasgi_http::server::{self, Config, USAGE};
 
 fn main() {
@@ -55,7 +56,8 @@ fn main() {
     // Kept alive until the end of `main`: dropping it stops the cluster.
     let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
     let settings = Arc::new(settings);
-    let handle = match server::start(config, move || rasgi::demo::app_with(settings.clone())) {
+    // Starlette's GZipMiddleware with its defaults, around the whole app.
+    let handle = match server::start(config, move || GZipMiddleware::new(rasgi::demo::app_with(settings.clone()))) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("error: {e}");
@@ -67,7 +69,8 @@ fn main() {
         "try:\n    curl {base}/\n    curl {base}/async-route\n    curl {base}/cpu-task\n    curl {base}/error-handling\n    \
          curl {base}/db-data\n    curl {base}/external-api\n    curl {base}/blocking     (watch this log: a slow-poll warning)\n    \
          curl '{base}/items/42?q=hello'\n    curl -X POST {base}/items -H 'content-type: application/json' -d '{{\"name\":\"Hammer\",\"price\":9.5}}'\n    \
-         curl -N {base}/stream\n    open {base}/_rasgi/ to watch the loop"
+         curl -N {base}/stream\n    open {base}/_rasgi/ to watch the loop\n    \
+         open {base}/chat in two tabs to chat over a WebSocket"
     );
     if let Err(e) = handle.join() {
         eprintln!("error: {e}");

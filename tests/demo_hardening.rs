@@ -55,3 +55,31 @@ fn a_body_announced_over_the_app_limit_gets_413_without_100_continue() {
     assert!(!text.contains("100 Continue"), "{text}");
     assert!(text.ends_with(r#"{"detail":"Request body too large"}"#), "{text}");
 }
+
+#[test]
+fn the_demo_binary_upgrades_its_websocket_routes_through_its_middleware() {
+    // The demo wraps its app in the GZip middleware; WebSockets must pass through it.
+    let demo = Demo::start(&[]);
+    let mut stream = TcpStream::connect(demo.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .write_all(
+            b"GET /ws/echo HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .expect("send the handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).expect("read the answer"), 1, "closed after {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
+    // A masked text frame "hi" comes back unmasked.
+    stream.write_all(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]).expect("send a frame");
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).expect("the echo");
+    assert_eq!(echo, [0x81, 0x02, b'h', b'i']);
+}

@@ -171,11 +171,15 @@ fn the_browser_draws_the_requests_in_flight() {
     assert!(!sleeping.is_empty(), "no waiting GET /async-route task with a timer in the tasks table:\n{dom}");
     let me: Vec<&&str> = rows.iter().filter(|row| row.contains("this request")).collect();
     assert_eq!(me.len(), 1, "{rows:#?}");
-    assert!(me[0].contains("GET /_rasgi/state") && me[0].contains(r#"data-state="running""#), "{}", me[0]);
+    // The snapshot was taken by the page's live WebSocket session, named after its route.
+    assert!(me[0].contains("WS /_rasgi/ws") && me[0].contains(r#"data-state="running""#), "{}", me[0]);
     assert!(panel(&dom, "timers").contains("GET /async-route (#"), "{}", panel(&dom, "timers"));
     assert!(panel(&dom, "sockets").contains("main future: the accept loop"), "{}", panel(&dom, "sockets"));
     assert!(panel(&dom, "warnings").contains("task 'GET /blocking'"), "{}", panel(&dom, "warnings"));
-    assert!(dom.contains("live · loop thread rasgi-worker-0"), "the status line says the page is live");
+    assert!(
+        dom.contains("live · loop thread rasgi-worker-0 · pushed over a WebSocket every 300 ms"),
+        "the status line says the page is live over its WebSocket"
+    );
 
     // The screenshot, taken to a temp dir; copied into the repository on request.
     let shots = TempDir::new("loop-view");

@@ -87,3 +87,27 @@ fn updates_report_rows_affected() {
         assert_eq!(sum.rows[0].get::<i32>(0).unwrap(), 1 + 2 + 3 + 4);
     });
 }
+
+#[test]
+fn copy_to_stdout_twice_leaves_the_shared_connection_working() {
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        let shared = SharedConnection::new(superuser(cluster).await);
+        let copy = "COPY (SELECT generate_series(1, 3)) TO STDOUT";
+        // The first run prepares the statement; the second takes the pipelined path, whose
+        // message handling once treated CopyOutResponse as a protocol violation and stopped
+        // the driver for every task on the connection.
+        for run in 0..2 {
+            let result = shared.query(copy, Vec::new()).await.unwrap_or_else(|e| panic!("run {run}: {e}"));
+            assert_eq!((result.rows.len(), result.rows_affected), (0, 3), "run {run}");
+        }
+        // Interleaved with other tasks' queries, in flight together.
+        let before = shared.query("SELECT 1::int4", Vec::new());
+        let copied = shared.query(copy, Vec::new());
+        let after = shared.query("SELECT $1::int4", vec![int(2)]);
+        let (before, copied, after) = (before.await.unwrap(), copied.await.unwrap(), after.await.unwrap());
+        assert_eq!(before.rows[0].get::<i32>(0).unwrap(), 1);
+        assert_eq!(copied.rows_affected, 3);
+        assert_eq!(after.rows[0].get::<i32>(0).unwrap(), 2);
+    });
+}

@@ -9,15 +9,14 @@
 //! proxy was told to forbid.
 
 mod app_support;
+mod proxy_support;
 mod server_support;
 mod tls_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use rasgi_http::{App, AppError, Receive, Scope, Sender};
 use server_support::{assert_rejected, config, exchange, TestServer};
-use tls_support::{free_port, running_as_root, TempDir};
 
 /// Answers what the server made of the request line: `METHOD path raw=RAW query=QUERY`.
 struct TargetApp;
@@ -137,70 +136,14 @@ fn the_demo_routes_what_the_client_sent_and_logs_it() {
     assert!(logged(r#""GET /items/7?next=https://evil.example/ HTTP/1.1" 200"#), "{:?}", demo.log_since(0));
 }
 
-/// nginx as a reverse proxy in front of `upstream`, forbidding `/_rasgi/`.
-struct Proxy {
-    dir: TempDir,
-    port: u16,
-}
-
-impl Proxy {
-    fn start(upstream: u16) -> Proxy {
-        let dir = TempDir::new("nginx-proxy");
-        let d = dir.path().display().to_string();
-        std::fs::create_dir_all(dir.path().join("tmp")).expect("nginx temp dir");
-        let port = free_port();
-        let user = if running_as_root() { "user root;" } else { "" };
-        let config = format!(
-            r#"
-{user}
-worker_processes 1;
-daemon on;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location /_rasgi/ {{ return 403; }}
-        location / {{ proxy_pass http://127.0.0.1:{upstream}; }}
-    }}
-}}
-"#
-        );
-        std::fs::write(dir.path().join("nginx.conf"), config).expect("write nginx.conf");
-        let status = Command::new(tls_support::nginx::nginx_binary())
-            .args(["-p", &d, "-c", &format!("{d}/nginx.conf"), "-e", &format!("{d}/error.log")])
-            .status()
-            .expect("run nginx (Debian package nginx-light)");
-        assert!(status.success(), "nginx did not start: {:?}", std::fs::read_to_string(dir.path().join("error.log")));
-        Proxy { dir, port }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let d = self.dir.path().display().to_string();
-        let _ = Command::new(tls_support::nginx::nginx_binary())
-            .args(["-p", &d, "-c", &format!("{d}/nginx.conf"), "-e", &format!("{d}/error.log"), "-s", "stop"])
-            .status();
-    }
-}
-
 #[test]
 fn behind_nginx_a_forbidden_location_stays_forbidden() {
     let demo = app_support::Demo::start(&[]);
-    let proxy = Proxy::start(demo.addr.port());
-    let proxied = format!("127.0.0.1:{}", proxy.port).parse().expect("address");
-    let wait_up = server_support::eventually(Duration::from_secs(5), || {
-        std::net::TcpStream::connect_timeout(&proxied, Duration::from_millis(200)).is_ok()
-    });
-    assert!(wait_up, "nginx did not listen");
+    let proxy = proxy_support::Proxy::start(&format!(
+        "location /_rasgi/ {{ return 403; }} location / {{ proxy_pass http://{}; }}",
+        demo.addr
+    ));
+    let proxied = proxy.addr;
     // Directly, the live view answers; through nginx it is forbidden, and smuggling its
     // path into a query string reaches the root instead.
     assert_eq!(app_support::get(demo.addr, "/_rasgi/state").status, 200);

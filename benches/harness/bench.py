@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -593,6 +594,124 @@ def suite_exec(args):
     return run_measurement_suite("exec", args, table, result, lambda: 300)
 
 
+WS_MEASURES = ["echo_c1", "echo_c64", "broadcast_1000"]
+
+
+def suite_ws(args):
+    """WebSocket servers, all driven by rasgi's `wsbench client` on the load core."""
+    client, why_client = rasgi_binary("wsbench")
+    rasgi, why = rasgi_binary("wsbench")
+    table = {
+        "rasgi": ((lambda port: [str(rasgi), "serve", "--port", str(port)]) if rasgi else None, why),
+        "tokio-tungstenite": (lambda port: [str(PEER_BIN / "tungstenite-ws"), "--port", str(port)], None),
+        "uvicorn": (lambda port: uvicorn("ws_app:app", port, ("--ws", "websockets")), None),
+    }
+    table, skipped = select(table, args.contenders, "ws")
+    measures = [m for m in WS_MEASURES if not args.only or m in args.only]
+    description = (
+        f"{args.rounds} alternating round(s); server pinned to CPU {SUBJECT_CPU}, the load client "
+        f"(rasgi's `wsbench client`, the same program for every server) to CPU {LOAD_CPU}; each server "
+        f"started fresh for each run. `echo_c1`, `echo_c64`: round trips/s of a 32-byte text message "
+        f"over 1 and 64 connections, {args.duration:g} s each; `broadcast_1000`: 1,000 clients on "
+        "/ws/broadcast, one sends, the clock stops when all 1,000 have it; the median of 50 such "
+        "broadcasts as broadcasts/s (1000 ÷ median ms; the raw lines keep `median_ms`)."
+    )
+    result = new_result("ws", args, table, skipped, description, duration_s=args.duration)
+    if not client:
+        progress(f"[ws] no load client: {why_client}")
+        result["notes"].append(f"the ws suite needs rasgi's `wsbench` binary as its client: {why_client}")
+        return result
+    if not measures or not table:
+        progress("[ws] nothing to run after filtering")
+        return result
+    plan = [(m, r, c) for m in measures for r in range(args.rounds) for c in rotated(table, r)]
+    broken = {}
+    for step, (measure, rnd, name) in enumerate(plan, 1):
+        label = f"[ws {step}/{len(plan)}] {measure:<14} round {rnd + 1}/{args.rounds} {name:<17}"
+        if name in broken:
+            progress(f"{label}: skipped ({name} {broken[name]})")
+            continue
+        port = free_port()
+        busy = busy_before_run()
+        argv = [str(client), "client", "--url", f"ws://127.0.0.1:{port}", "--only", measure,
+                "--duration", f"{args.duration:g}"]
+        try:
+            with running_server(name, table[name][0](port), port):
+                lines = run_json_lines(pinned(LOAD_CPU, argv), args.duration + 120)
+        except StartError as e:
+            broken[name] = "did not start"
+            progress(f"{label}: FAILED to start: {e}")
+            result["notes"].append(f"{name} did not start: {str(e).splitlines()[0]} (log: {WORK})")
+            continue
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+            progress(f"{label}: FAILED: {e}")
+            result["notes"].append(f"{measure} / {name} round {rnd + 1} failed: {str(e).splitlines()[0][:200]}")
+            continue
+        for line in lines:
+            extra = f" (median {line['median_ms']:.2f} ms)" if "median_ms" in line else ""
+            progress(f"{label}: {line['value']:>12,.1f} {line['unit']}{extra}{busy_flag(busy)}")
+            result["runs"].append({
+                "group": line["measure"], "contender": name, "round": rnd + 1,
+                "value": float(line["value"]), "unit": line["unit"], "measured": result["started"],
+                "busy": busy, "raw": line,
+            })
+    return result
+def compress_corpus():
+    """Writes the compress suite's corpus into the work directory: `json` (TechEmpower-style
+    rows, 4 MB), `text` (words drawn from a fixed vocabulary with Zipf-like frequencies, 4 MB),
+    and for each the `.z6` stream that C zlib writes at level 6, which every contender
+    inflates. Seeded, so every run measures the same bytes."""
+    import random
+    import zlib
+    out = Path(os.environ.get("BENCH_WORK", ROOT / "target")) / "compress-corpus"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(15)
+    rows = []
+    size = 0
+    while size < 4_000_000:
+        row = json.dumps({"id": len(rows) + 1, "randomNumber": rng.randint(1, 10000),
+                          "message": "Hello, World!", "tags": rng.sample(["a", "db", "json", "fast", "io"], 2)},
+                         separators=(",", ":"))
+        rows.append(row)
+        size += len(row) + 1
+    corpus = {"json": ("[" + ",".join(rows) + "]").encode()}
+    words = ("the of and to a in is it you that he was for on are with as I his they be at one have this from "
+             "or had by hot word but what some we can out other were all there when up use your how said an each "
+             "event loop task waker future socket reactor timer poll ready").split()
+    weights = [1 / (i + 1) for i in range(len(words))]
+    text = []
+    size = 0
+    while size < 4_000_000:
+        line = " ".join(rng.choices(words, weights, k=rng.randint(5, 15))).capitalize() + ".\n"
+        text.append(line)
+        size += len(line)
+    corpus["text"] = "".join(text).encode()
+    for name, data in corpus.items():
+        (out / name).write_bytes(data)
+        (out / f"{name}.z6").write_bytes(zlib.compress(data, 6))
+    return out
+
+
+def suite_compress(args):
+    rasgi, why = rasgi_binary("compressbench")
+    corpus = compress_corpus()
+    common = ["--corpus", str(corpus), *(["--only", ",".join(args.only)] if args.only else [])]
+    table = {
+        "rasgi": ((lambda: [str(rasgi), *common]) if rasgi else None, why),
+        "zlib": (lambda: [sys.executable, str(PY_PEERS / "compress_bench.py"), *common], None),
+        "flate2": (lambda: [str(PEER_BIN / "compressbench"), *common], None),
+    }
+    table, skipped = select(table, args.contenders, "compress")
+    description = (
+        f"{args.rounds} alternating round(s), pinned to CPU {SUBJECT_CPU}; 4 MB of JSON rows and 4 MB of "
+        "text, in memory. `deflateN`: MB/s of input compressed into the zlib format at level N; `inflate`: "
+        "MB/s of output from the stream C zlib wrote at level 6; `ratio6`: compressed/original at level 6. "
+        "C zlib is called through Python's `zlib`, timing only the call."
+    )
+    result = new_result("compress", args, table, skipped, description)
+    return run_measurement_suite("compress", args, table, result, lambda: 300)
+
+
 def run_measurement_suite(suite, args, table, result, timeout):
     """Runs programs that print JSON measurement lines, alternating contenders per round.
 
@@ -751,12 +870,18 @@ SUITE_FUNCTIONS = {
     "pg": suite_pg,
     "https": suite_https,
     "exec": suite_exec,
+    "compress": suite_compress,
     "memory": suite_memory,
     "instructions": suite_instructions,
+    "ws": suite_ws,
 }
 
 
 def main():
+    # The ws suite opens 1,000 client and 1,000 server sockets; children inherit the limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < min(hard, 8192):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     parser = argparse.ArgumentParser(description="rasgi benchmark suites (run via run.sh)")
     parser.add_argument("--suite", default="server")
     parser.add_argument("--rounds", type=int, default=3)
@@ -783,7 +908,7 @@ def main():
         choices = "; ".join(f"{s}: {','.join(MEASURES[s])}" for s in suites)
         sys.exit(f"bench.py: --only {','.join(unknown)} matches nothing in the selected suites ({choices})")
     all_contenders = {"rasgi", "hyper", "fastapi", "raw-asgi", "tokio-postgres", "asyncpg",
-                      "hyper-rustls", "httpx", "tokio"}
+                      "hyper-rustls", "httpx", "tokio", "tokio-tungstenite", "uvicorn", "zlib", "flate2"}
     unknown = [name for name in args.contenders if name not in all_contenders]
     if unknown:
         sys.exit(f"bench.py: unknown contender {','.join(unknown)}; choose from {','.join(sorted(all_contenders))}")

@@ -95,36 +95,15 @@ async def hold_idle_connections(port, count, on_idle, path="/plaintext", paralle
 def sequential_requests(port, count, path="/plaintext", timeout=60.0):
     """Sends `count` GETs one after another on one keep-alive connection; returns how many
     got a 200. Blocking sockets: the client's speed does not matter, only the exact count."""
-    if count == 0:
-        return 0
-    request = request_bytes(path, port)
-    ok = 0
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        buffer = b""
-        for _ in range(count):
-            sock.sendall(request)
-            while b"\r\n\r\n" not in buffer:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                buffer += chunk
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            length = content_length(head + b"\r\n")
-            while len(buffer) < length:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                buffer += chunk
-            buffer = buffer[length:]
-            if head.split(b" ", 2)[1] == b"200":
-                ok += 1
-    return ok
+    return pipelined_requests(port, count, depth=1, path=path, timeout=timeout)
 
 
 def pipelined_requests(port, count, depth=16, path="/plaintext", timeout=60.0):
     """Sends `count` GETs on one keep-alive connection, `depth` per write (as the pipelined
     wrk script does), reading each batch's responses before the next write; returns how
     many got a 200."""
+    if count == 0:
+        return 0
     request = request_bytes(path, port)
     ok = 0
     sent = 0

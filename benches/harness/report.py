@@ -62,6 +62,14 @@ SUITES = {
         "higher_is_better": False,
         "baselines": ["rasgi", "tokio"],
     },
+    "compress": {
+        "groups": [f"{m}_{c}" for c in ("json", "text") for m in ("deflate1", "deflate6", "inflate", "ratio6")],
+        "title": "Compression (zlib format; ratio6 rows: compressed / original size, lower is better)",
+        "group_label": "measure",
+        "value_label": "MB/s",
+        "higher_is_better": True,
+        "baselines": ["rasgi", "zlib"],
+    },
     "memory": {
         "groups": ["idle_conn"],
         "title": "Memory per idle keep-alive connection",
@@ -78,12 +86,20 @@ SUITES = {
         "higher_is_better": False,
         "baselines": ["rasgi", "hyper"],
     },
+    "ws": {
+        "groups": ["echo_c1", "echo_c64", "broadcast_1000"],
+        "title": "WebSocket servers (echo round trips, broadcast to 1,000 clients)",
+        "group_label": "measure",
+        "value_label": "per second",
+        "higher_is_better": True,
+        "baselines": ["rasgi", "tokio-tungstenite"],
+    },
 }
 SUITE_ORDER = list(SUITES)
 
 # Table and legend order: rasgi first, then the Rust peers, then the Python ones.
-CONTENDER_ORDER = ["rasgi", "hyper", "tokio-postgres", "hyper-rustls", "tokio",
-                   "fastapi", "asyncpg", "httpx", "raw-asgi"]
+CONTENDER_ORDER = ["rasgi", "hyper", "tokio-postgres", "hyper-rustls", "tokio", "tokio-tungstenite",
+                   "fastapi", "asyncpg", "httpx", "raw-asgi", "uvicorn"]
 
 # A run that started while other work kept the machine more than this busy (fraction of all
 # CPU time, sampled by bench.py just before the run) is flagged in the table.
@@ -96,6 +112,8 @@ COLOURS = {
     "tokio-postgres": "#1c7ed6",
     "hyper-rustls": "#1c7ed6",
     "tokio": "#1c7ed6",
+    "tokio-tungstenite": "#1c7ed6",
+    "uvicorn": "#2f9e44",
     "fastapi": "#2f9e44",
     "asyncpg": "#2f9e44",
     "httpx": "#2f9e44",

@@ -15,12 +15,12 @@
 #
 #   --short          1 round of 5 s per run (1 s warm-up): the whole server suite in a few
 #                    minutes. The default is 3 rounds of 15 s with a 2 s warm-up.
-#   --suite          server (default), pg, https, exec, memory, instructions, or all.
+#   --suite          server (default), pg, https, exec, compress, memory, instructions, ws, or all.
 #   --only           scenarios or measurements to run, e.g. `--only db,fortunes` or
 #                    `--suite pg --only rows`. Each suite keeps the names that are its own.
 #   --contenders     e.g. `--contenders rasgi,hyper`. Names: rasgi, hyper, fastapi, raw-asgi
 #                    (servers), tokio-postgres, asyncpg (pg), hyper-rustls, httpx (https),
-#                    tokio (exec).
+#                    tokio (exec), zlib, flate2 (compress), tokio-tungstenite, uvicorn (ws).
 #   --rounds/--duration/--warmup   override the mode's defaults.
 #   --idle-connections N   connections the memory suite holds (default 10000).
 #   --requests N     requests the instructions suite counts (default 20000, 5000 with --short).
@@ -61,6 +61,18 @@
 #               awaited), `pingpong` (100k wake round trips between two tasks), `timers`
 #               (100k sleeps of 1-10 ms; CPU time per timer). rasgi's `execbench` vs tokio
 #               current-thread.
+# ws            WebSocket servers, all driven by rasgi's `wsbench client` pinned to the load
+#               core: echo round trips/s of a 32-byte text message over 1 and 64 connections
+#               (`echo_c1`, `echo_c64`), and `broadcast_1000`: 1,000 clients on
+#               /ws/broadcast, one sends, timed until all 1,000 have it (median of 50, as
+#               broadcasts/s). rasgi's `wsbench serve` vs benches/peers/tungstenite
+#               (tokio-tungstenite, current-thread) vs benches/peers/python/ws_app.py (FastAPI's
+#               `@app.websocket` on uvicorn with `--ws websockets`).
+# compress      MB/s to compress (`deflate1_*`, `deflate6_*`, zlib format) and decompress
+#               (`inflate_*`, the stream C zlib wrote at level 6) a JSON and a text corpus, and
+#               the size ratio at level 6 (`ratio6_*`, lower is better). rasgi's
+#               `compressbench` vs C zlib through Python's `zlib` (only the call is timed) vs
+#               flate2 with miniz_oxide (benches/peers/flate2).
 # memory        Server RSS growth per idle keep-alive connection, 10,000 connections opened by
 #               an asyncio client (clients.py), VmRSS from /proc/PID/status.
 # instructions  User-space instructions per request, counted by `valgrind --tool=callgrind`:
@@ -93,6 +105,7 @@
 #   pgbench --database-url URL --duration S [--only m1,m2]
 #   httpsbench --url URL --cacert FILE --duration S --concurrency C
 #   execbench [--only m1,m2]
+#   compressbench --corpus DIR [--only m1,m2] [--seconds S]
 # The three bench binaries print one JSON object per measurement, one per line:
 #   {"bench":"pg","impl":"rasgi","measure":"rows","value":1234567.8,"unit":"rows/s","ops":N,"seconds":S}
 # with the measure names and units listed above.
@@ -170,7 +183,7 @@ else
     : "${ROUNDS:=3}" "${DURATION:=15}" "${WARMUP:=2}" "${REQUESTS:=20000}"
 fi
 
-[ "$SUITE" = all ] && SUITES="server pg https exec memory instructions" || SUITES=${SUITE//,/ }
+[ "$SUITE" = all ] && SUITES="server pg https exec compress memory instructions ws" || SUITES=${SUITE//,/ }
 wants() { # wants SUITE...: is any of these suites selected?
     local s
     for s in "$@"; do
@@ -295,6 +308,16 @@ build_peers() {
         tail -30 "$WORK/build-peers.log"
         die "building the peers failed (log above)"
     fi
+    if wants ws && ! CARGO_TARGET_DIR="$PEER_TARGET" cargo build --release \
+            --manifest-path "$PEERS_DIR/tungstenite/Cargo.toml" >>"$WORK/build-peers.log" 2>&1; then
+        tail -30 "$WORK/build-peers.log"
+        die "building the tokio-tungstenite peer failed (log above)"
+    fi
+    if wants compress && ! CARGO_TARGET_DIR="$PEER_TARGET" cargo build --release \
+            --manifest-path "$PEERS_DIR/flate2/Cargo.toml" >>"$WORK/build-peers.log" 2>&1; then
+        tail -30 "$WORK/build-peers.log"
+        die "building the flate2 peer failed (log above)"
+    fi
 }
 
 # rasgi's binaries for the selected suites. A binary the package does not declare yet is
@@ -306,6 +329,8 @@ build_rasgi() {
     wants pg && bins+=(pgbench)
     wants https && bins+=(httpsbench)
     wants exec && bins+=(execbench)
+    wants ws && bins+=(wsbench)
+    wants compress && bins+=(compressbench)
     export RASGI_BINS=""
     for bin in "${bins[@]}"; do export "RASGI_WHY_$bin=not selected"; done
     wants_contender rasgi || return 0
@@ -444,7 +469,7 @@ EOF
 
 say "rasgi benchmarks: suites [$SUITES], $ROUNDS round(s) × ${DURATION} s$([ "$SHORT" = 1 ] && echo ' (short mode)')"
 install_tools
-wants server pg https memory && ensure_venv
+wants server pg https memory ws && ensure_venv
 if [ "$BUILD" = 1 ]; then
     build_peers
 else

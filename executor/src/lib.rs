@@ -32,7 +32,7 @@
 //! | `combinators.rs` | [`join`], [`join_all`], [`select`], [`yield_now`] |
 //! | `timeout.rs` | [`timeout`] — `asyncio.wait_for` |
 //! | `blocking.rs` | [`spawn_blocking`] — `run_in_executor` / `asyncio.to_thread` |
-//! | `sync/` | [`sync::oneshot`], [`sync::mpsc`], [`sync::Semaphore`] |
+//! | `sync/` | [`sync::oneshot`], [`sync::mpsc`], [`sync::Semaphore`], [`sync::broadcast`] |
 //! | `coroutine.rs` | one coroutine written twice: as `async fn` and desugared by hand |
 //! | `log.rs` | the one place rasgi writes diagnostics to stderr |
 

@@ -12,6 +12,16 @@
 //! event type is a compile error rather than a runtime one, but the order rules are the
 //! spec's: start before body, nothing after the last body, and the server answers 500 if
 //! the application returns without responding.
+//!
+//! The `websocket` scope is the second protocol of the same contract: the server calls
+//! [`App::websocket`] with a [`WebSocketScope`] and a [`WebSocketChannel`], whose
+//! `receive` yields [`WebSocketReceiveEvent`]s (`websocket.connect`, `websocket.receive`,
+//! `websocket.disconnect`) and whose `send` takes [`WebSocketSendEvent`]s
+//! (`websocket.accept`, `websocket.send`, `websocket.close`, and the denial-response
+//! extension's `websocket.http.response.start/body`). Where ASGI passes one callable and a
+//! `scope["type"]` to switch on, the trait has one method per scope type; an application
+//! that does not implement `websocket` refuses every upgrade with 403, which is what a
+//! Starlette app without a websocket route does.
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
@@ -23,7 +33,11 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
 
-pub use crate::server::conn::{Receive, Sender};
+// The contract names the server's handles, but does not re-export them: they are the
+// server's types, exported from the crate root beside the contract.
+use crate::server::conn::{Receive, Sender};
+use crate::server::websocket::WebSocketChannel;
+use crate::ws::Message;
 
 /// A header as the application sends it: lowercase name, raw value. Static strings
 /// borrow, computed ones own — `Cow` lets both share one type without an allocation for
@@ -329,6 +343,111 @@ pub enum SendEvent<'a> {
     },
 }
 
+/// The `websocket` scope: the upgrade request's `http` fields plus the subprotocols the
+/// client offered. It derefs to [`Scope`] for `path`, `query_string`, `headers`, `client`
+/// and `state`.
+#[derive(Clone, Debug)]
+pub struct WebSocketScope {
+    /// The upgrade request, as an `http` scope would show it.
+    pub(crate) http: Scope,
+    /// `Sec-WebSocket-Protocol` values in the client's order of preference.
+    pub(crate) subprotocols: Vec<String>,
+}
+
+impl WebSocketScope {
+    /// A scope built by hand, for tests and middleware.
+    pub fn new(http: Scope, subprotocols: Vec<String>) -> WebSocketScope {
+        WebSocketScope { http, subprotocols }
+    }
+
+    /// `"ws"`, or `"wss"` when a trusted proxy says the client spoke TLS to it (TLS is a
+    /// proxy's job here, as with `http`).
+    pub fn scheme(&self) -> &str {
+        if self.http.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
+    /// The subprotocols the client offered, most preferred first.
+    pub fn subprotocols(&self) -> &[String] {
+        &self.subprotocols
+    }
+
+    /// The upgrade request's fields.
+    pub fn http(&self) -> &Scope {
+        &self.http
+    }
+}
+
+impl std::ops::Deref for WebSocketScope {
+    type Target = Scope;
+
+    fn deref(&self) -> &Scope {
+        &self.http
+    }
+}
+
+/// An event from the WebSocket client, returned by [`WebSocketChannel::receive`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebSocketReceiveEvent {
+    /// `websocket.connect`: the client asks to open; answer with `Accept` or `Close`.
+    Connect,
+    /// `websocket.receive`: one whole message (fragments already joined, text already
+    /// checked as UTF-8).
+    Receive(Message),
+    /// `websocket.disconnect`: the connection is over. `code` is what the client sent
+    /// (1005 if it sent none), 1006 if TCP vanished without a close frame, 1001 if the
+    /// server is shutting down, or the code the server failed the connection with.
+    Disconnect {
+        /// The close code.
+        code: u16,
+        /// The close reason; empty when there was none.
+        reason: String,
+    },
+}
+
+/// What the application sends on a WebSocket, passed to [`WebSocketChannel::send`].
+#[derive(Clone, Debug)]
+pub enum WebSocketSendEvent<'a> {
+    /// `websocket.accept`: finish the handshake with `101`, choosing one of the offered
+    /// subprotocols (or none) and adding headers.
+    Accept {
+        /// One of [`WebSocketScope::subprotocols`], or `None`.
+        subprotocol: Option<String>,
+        /// Extra response headers.
+        headers: Vec<Header>,
+    },
+    /// `websocket.send` with `text`.
+    Text(&'a str),
+    /// `websocket.send` with `bytes`.
+    Bytes(&'a [u8]),
+    /// `websocket.close`: before `Accept`, refuse the handshake with 403; after, start
+    /// the close handshake with this code (1000 is the usual one) and reason.
+    Close {
+        /// The close code (only codes allowed on the wire are sent; others become 1011).
+        code: u16,
+        /// A reason of at most 123 bytes (longer ones are cut).
+        reason: String,
+    },
+    /// `websocket.http.response.start` (the denial-response extension): refuse the
+    /// handshake with this HTTP response instead of a bare 403.
+    HttpResponseStart {
+        /// The status code.
+        status: u16,
+        /// The response headers.
+        headers: Vec<Header>,
+    },
+    /// `websocket.http.response.body`: a piece of the denial response's body.
+    HttpResponseBody {
+        /// The bytes.
+        body: &'a [u8],
+        /// True if more pieces follow.
+        more_body: bool,
+    },
+}
+
 /// What a lifespan event asks of the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LifespanEvent {
@@ -423,6 +542,21 @@ pub trait App: 'static {
         let _ = (event, state);
         async { Ok(()) }
     }
+
+    /// Handles one WebSocket connection (the `websocket` scope): read
+    /// `websocket.connect`, then accept or refuse. By default every upgrade is refused
+    /// with 403, as from an application that serves HTTP only.
+    fn websocket(
+        &self,
+        scope: &WebSocketScope,
+        socket: &WebSocketChannel<'_>,
+    ) -> impl Future<Output = Result<(), AppError>> {
+        let _ = scope;
+        async move {
+            socket.send(WebSocketSendEvent::Close { code: 1000, reason: String::new() }).await?;
+            Ok(())
+        }
+    }
 }
 
 impl<A: App> App for Rc<A> {
@@ -437,5 +571,13 @@ impl<A: App> App for Rc<A> {
 
     fn lifespan(&self, event: LifespanEvent, state: &Rc<State>) -> impl Future<Output = Result<(), String>> {
         (**self).lifespan(event, state)
+    }
+
+    fn websocket(
+        &self,
+        scope: &WebSocketScope,
+        socket: &WebSocketChannel<'_>,
+    ) -> impl Future<Output = Result<(), AppError>> {
+        (**self).websocket(scope, socket)
     }
 }

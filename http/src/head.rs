@@ -92,6 +92,9 @@ pub struct HeadInfo {
     pub expect_continue: bool,
     /// The method is `HEAD`: the response gets headers but no body.
     pub is_head: bool,
+    /// The request carries `Forwarded` or `X-Forwarded-*` headers (believed or not
+    /// depending on who sent them: `server/proxy.rs`).
+    pub proxy_headers: bool,
 }
 
 /// Why a head was refused: the status to answer with (the connection then closes) and a
@@ -195,6 +198,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
     let mut hosts = 0;
     let mut connection = ConnectionTokens::default();
     let mut expect_continue = false;
+    let mut proxy_headers = false;
     scope.headers.clear();
     for h in req.headers.iter() {
         let name = range_of(offset(h.name.as_bytes()), h.name.len());
@@ -234,6 +238,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
             }
             b"connection" => connection.add(h.value),
             b"expect" => expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue"),
+            b"forwarded" | b"x-forwarded-for" | b"x-forwarded-proto" => proxy_headers = true,
             _ => {}
         }
         scope.headers.push((name, value));
@@ -259,6 +264,7 @@ pub fn parse(buf: &[u8], scope: &mut Scope) -> Result<Option<HeadInfo>, Reject> 
         keep_alive,
         expect_continue: expect_continue && version == HttpVersion::Http11,
         is_head: method == "HEAD",
+        proxy_headers,
     }))
 }
 
@@ -349,40 +355,39 @@ const REG_NAME: [bool; 256] = {
 /// characters, percent-escapes, sub-delims), or an IPv6 literal in brackets; the port is
 /// digits.
 pub(crate) fn is_host_and_port(value: &[u8]) -> bool {
-    let (host, port) = if value.first() == Some(&b'[') {
+    let port = if value.first() == Some(&b'[') {
         let Some(close) = value.iter().position(|&b| b == b']') else { return false };
         let literal = std::str::from_utf8(&value[1..close]).unwrap_or_default();
         if literal.parse::<std::net::Ipv6Addr>().is_err() {
             return false;
         }
-        (&value[..0], &value[close + 1..])
+        &value[close + 1..]
     } else {
-        match value.iter().position(|&b| b == b':') {
-            Some(colon) => (&value[..colon], &value[colon..]),
-            None => (value, &value[value.len()..]),
+        // One pass over the reg-name (the common case, `example.com:8000`), stopping at
+        // the port's colon.
+        let mut i = 0;
+        loop {
+            match value.get(i) {
+                None => return true,
+                Some(&b) if REG_NAME[usize::from(b)] => i += 1,
+                Some(b':') => break,
+                Some(b'%')
+                    if value.len() > i + 2
+                        && hex_value(value[i + 1]).is_some()
+                        && hex_value(value[i + 2]).is_some() =>
+                {
+                    i += 3
+                }
+                Some(_) => return false,
+            }
         }
+        &value[i..]
     };
-    let port_ok = match port {
+    match port {
         [] => true,
         [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
         _ => false,
-    };
-    let mut i = 0;
-    while i < host.len() {
-        let b = host[i];
-        if REG_NAME[usize::from(b)] {
-            i += 1;
-        } else if b == b'%'
-            && i + 2 < host.len()
-            && hex_value(host[i + 1]).is_some()
-            && hex_value(host[i + 2]).is_some()
-        {
-            i += 3;
-        } else {
-            return false;
-        }
     }
-    port_ok
 }
 
 /// httparse refused the version. Either the request line is well-formed with a version

@@ -20,7 +20,7 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `asgi.rs` | the contract: [`Scope`], [`ReceiveEvent`], [`SendEvent`], [`App`], lifespan, [`State`] |
+//! | `asgi.rs` | the contract: [`Scope`], [`ReceiveEvent`], [`SendEvent`], [`App`], lifespan, [`State`], the `websocket` scope and its events |
 //! | `head.rs` | reading a request head: check-then-parse with httparse, and the strict rules |
 //! | `headers.rs` | the header vocabulary the server and the client share: tokens, values, `Content-Length`, `Connection` |
 //! | `chunked.rs` | the chunked transfer coding, both directions |
@@ -34,7 +34,13 @@
 //! | `server/buffer.rs` | the connection's read buffer |
 //! | `server/shutdown.rs`, `server/signal.rs` | stopping on SIGINT/SIGTERM |
 //! | `server/config.rs` | settings and uvicorn-like flags |
+//! | `server/socket.rs` | the sockets a connection arrives on: TCP or a Unix-domain socket (`--uds`) |
+//! | `server/proxy.rs` | behind a proxy: `X-Forwarded-*` and `Forwarded`, believed only from trusted peers |
+//! | `ws/` | the WebSocket protocol without I/O: handshake, frames, UTF-8, close codes, messages, permessage-deflate |
+//! | `server/websocket.rs` | one WebSocket session: frames in, the application's sends out, pings, closing |
 //! | `middleware.rs` | pure ASGI-like middleware wrapping an application |
+//! | `gzip.rs` | [`gzip::GZipMiddleware`]: responses compressed for clients that accept gzip |
+//! | `compress/` | DEFLATE, gzip and zlib by hand: the streaming decoder, the encoder, checksums |
 //! | `error.rs` | this crate's errors |
 //! | `client/` | the outbound HTTP/1.1 client (httpx's role): URLs, pool, timeouts, framing, errors |
 //! | `tls/` | TLS on rustls: trust roots, the hand-written handshake future, [`tls::TlsStream`] |
@@ -45,14 +51,21 @@
 pub mod asgi;
 pub mod chunked;
 pub mod client;
+pub mod compress;
 pub mod date;
 pub mod error;
+pub mod gzip;
 pub mod head;
 pub mod headers;
 pub mod middleware;
 pub mod server;
 pub mod tls;
+pub mod ws;
 
 pub use asgi::{header, App, AppError, Header, HttpVersion, LifespanEvent, ReceiveEvent, Scope, SendEvent, State};
+pub use asgi::{WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 pub use error::{SendError, ServerError};
 pub use server::conn::{Receive, Sender};
+pub use server::respond::SendHook;
+pub use server::websocket::WebSocketChannel;
+pub use ws::Message;

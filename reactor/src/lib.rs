@@ -55,8 +55,9 @@
 //! | `sleep.rs` | [`Sleep`], [`sleep`], [`sleep_until`]: the hand-written leaf future of `asyncio.sleep` |
 //! | `unpark.rs` | [`Unparker`]: wake a sleeping loop from another thread (`mio::Waker`) |
 //! | `trace.rs` | the narrated loop (`RASGI_TRACE=1`) and facts for the live loop view |
-//! | `net/listener.rs` | [`net::TcpListener`]: accept, address reuse, `SO_REUSEPORT` |
+//! | `net/listener.rs` | [`net::TcpListener`]: accept, address reuse, `SO_REUSEPORT`, an inherited listening socket |
 //! | `net/stream.rs` | [`net::TcpStream`]: connect, read, write, vectored write, shutdown |
+//! | `net/unix.rs` | [`net::UnixListener`], [`net::UnixStream`]: Unix-domain stream sockets for a server |
 
 #![warn(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]

@@ -35,12 +35,14 @@
 //! | `response.rs` | [`Response`], [`IntoResponse`], [`Json`], [`Html`], streaming |
 //! | `middleware.rs` | `call_next` middleware, [`Next`], the seed's `X-Process-Time` |
 //! | `error.rs` | [`HttpException`] and 422 validation details |
+//! | `websocket.rs` | `@app.websocket` routes and the [`WebSocket`] a handler gets |
 
 mod error;
 pub mod middleware;
 mod request;
 mod response;
 mod router;
+mod websocket;
 
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -51,13 +53,15 @@ use std::task::Poll;
 use rasgi_executor::sync::mpsc;
 use rasgi_executor::{join, log_error};
 use rasgi_http::{AppError, LifespanEvent, Receive, ReceiveEvent, Scope, SendEvent, Sender, State};
+use rasgi_http::{WebSocketChannel, WebSocketReceiveEvent, WebSocketScope, WebSocketSendEvent};
 
 pub use error::HttpException;
 pub use middleware::Next;
 pub use request::{form_decode, Request};
 pub use response::{Body, Html, IntoResponse, Json, Response};
+pub use websocket::{Received, WebSocket, WebSocketError, WebSocketHandler};
 
-use router::{lookup, Lookup, Route};
+use router::{lookup, lookup_ws, Lookup, Route, WsRoute};
 
 /// A boxed request handler.
 pub(crate) type Handler = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response>>>>;
@@ -79,6 +83,8 @@ pub struct App {
 pub(crate) struct Inner {
     /// Routes, matched in registration order.
     routes: Vec<Route>,
+    /// WebSocket routes, matched in registration order.
+    ws_routes: Vec<WsRoute>,
     /// `call_next` middleware, outermost first.
     pub(crate) middleware: Vec<middleware::Middleware>,
     /// Run at lifespan startup, in order.
@@ -101,6 +107,7 @@ impl App {
         App {
             inner: Rc::new(Inner {
                 routes: Vec::new(),
+                ws_routes: Vec::new(),
                 middleware: Vec::new(),
                 startup: Vec::new(),
                 shutdown: Vec::new(),
@@ -167,6 +174,17 @@ impl App {
         R: IntoResponse,
     {
         self.route("DELETE", pattern, handler)
+    }
+
+    /// `@app.websocket(pattern)`: `handler` is an `async fn(WebSocket<'_>) ->
+    /// Result<(), WebSocketError>` serving each connection whose path matches. A path
+    /// no WebSocket route matches is refused with 403, as Starlette does.
+    pub fn websocket<H>(self, pattern: &str, handler: H) -> App
+    where
+        H: for<'a> WebSocketHandler<'a> + 'static,
+    {
+        let route = WsRoute::new(pattern, Rc::new(websocket::Erased(handler)));
+        self.edit(|inner| inner.ws_routes.push(route))
     }
 
     /// Adds `call_next` middleware (`@app.middleware("http")`); see
@@ -291,6 +309,27 @@ impl rasgi_http::App for App {
 
         // 4. Send.
         send_response(send, response).await
+    }
+
+    async fn websocket(&self, scope: &WebSocketScope, socket: &WebSocketChannel<'_>) -> Result<(), AppError> {
+        // `websocket.connect` always comes first; the handler starts after it.
+        if socket.receive().await != WebSocketReceiveEvent::Connect {
+            return Ok(());
+        }
+        let mut params = Vec::new();
+        let Some(index) = lookup_ws(&self.inner.ws_routes, scope.path(), &mut params) else {
+            socket.send(WebSocketSendEvent::Close { code: 1000, reason: String::new() }).await?;
+            return Ok(());
+        };
+        let route = &self.inner.ws_routes[index];
+        // Named after its route, the session shows up as `WS /ws/chat/{room}` in the
+        // trace, the live view and slow-poll warnings.
+        rasgi_executor::task::set_name(route.label.clone());
+        let ws = WebSocket::new(scope, socket, params);
+        match route.handler.call(ws).await {
+            Ok(()) | Err(WebSocketError::Disconnected { .. }) => Ok(()),
+            Err(e) => Err(AppError::new(e.to_string())),
+        }
     }
 
     async fn lifespan(&self, event: LifespanEvent, state: &Rc<State>) -> Result<(), String> {

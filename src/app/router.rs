@@ -8,6 +8,7 @@
 
 use std::rc::Rc;
 
+use super::websocket::ErasedHandler;
 use super::Handler;
 
 /// One segment of a pattern.
@@ -44,32 +45,68 @@ pub(crate) enum Lookup {
 
 impl Route {
     pub(crate) fn new(method: &str, pattern: &str, handler: Handler) -> Route {
-        let segments = pattern
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => Segment::Param(Rc::from(name)),
-                None => Segment::Literal(s.to_owned()),
-            })
-            .collect();
         let method = method.to_ascii_uppercase();
-        Route { label: Rc::from(format!("{method} {pattern}")), method, segments, handler }
+        Route { label: Rc::from(format!("{method} {pattern}")), method, segments: parse(pattern), handler }
     }
 
     /// Matches `path`, pushing captured parameters onto `params` (cleared on a miss).
     fn matches(&self, path: &str, params: &mut Vec<(Rc<str>, String)>) -> bool {
-        params.clear();
-        let mut parts = path.split('/').filter(|s| !s.is_empty());
-        for segment in &self.segments {
-            let Some(part) = parts.next() else { return false };
-            match segment {
-                Segment::Literal(lit) if lit == part => {}
-                Segment::Literal(_) => return false,
-                Segment::Param(name) => params.push((name.clone(), part.to_owned())),
-            }
-        }
-        parts.next().is_none()
+        matches(&self.segments, path, params)
     }
+}
+
+/// A registered WebSocket route (`@app.websocket`): a pattern, no method.
+#[derive(Clone)]
+pub(crate) struct WsRoute {
+    /// The pattern, split at `/`.
+    segments: Vec<Segment>,
+    /// `"WS /ws/chat/{room}"`: names the session's task in traces and warnings.
+    pub(crate) label: Rc<str>,
+    /// The handler.
+    pub(crate) handler: Rc<dyn ErasedHandler>,
+}
+
+impl WsRoute {
+    pub(crate) fn new(pattern: &str, handler: Rc<dyn ErasedHandler>) -> WsRoute {
+        WsRoute { segments: parse(pattern), label: Rc::from(format!("WS {pattern}")), handler }
+    }
+}
+
+/// The first WebSocket route matching `path`, with its parameters in `params`.
+pub(crate) fn lookup_ws(routes: &[WsRoute], path: &str, params: &mut Vec<(Rc<str>, String)>) -> Option<usize> {
+    let found = routes.iter().position(|route| matches(&route.segments, path, params));
+    if found.is_none() {
+        params.clear();
+    }
+    found
+}
+
+/// Splits a pattern into literal and `{param}` segments.
+fn parse(pattern: &str) -> Vec<Segment> {
+    pattern
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => Segment::Param(Rc::from(name)),
+            None => Segment::Literal(s.to_owned()),
+        })
+        .collect()
+}
+
+/// Matches `path` against `segments`, pushing captured parameters onto `params`
+/// (cleared first).
+fn matches(segments: &[Segment], path: &str, params: &mut Vec<(Rc<str>, String)>) -> bool {
+    params.clear();
+    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    for segment in segments {
+        let Some(part) = parts.next() else { return false };
+        match segment {
+            Segment::Literal(lit) if lit == part => {}
+            Segment::Literal(_) => return false,
+            Segment::Param(name) => params.push((name.clone(), part.to_owned())),
+        }
+    }
+    parts.next().is_none()
 }
 
 /// Finds the route for `method` and `path`. A `HEAD` request is served by the `GET`

@@ -7,6 +7,12 @@
 //! - `roundtrips_c16`: the same on 16 connections, one task each, all on one event loop;
 //! - `rows`: `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`,
 //!   every value decoded (i32, String, f64), repeated for the duration; reported in rows/s.
+//! - `copy_out` (only with `--only`): the same 100,000 rows as `COPY (...) TO STDOUT`, every
+//!   chunk received, repeated; rows/s. asyncpg's peer is `copy_from_query`.
+//! - `copy_in` (only with `--only`): 100,000 rows `(n, 'row-' || n, n / 7.0)` sent with
+//!   `COPY copy_bench FROM STDIN` into an unlogged table, truncated between rounds; rows/s.
+//!   asyncpg's peer is `copy_records_to_table`. (tokio-postgres has no counterpart in
+//!   `benches/peers/hyper` yet.)
 //!
 //! Each measurement prints one JSON line:
 //! `{"bench":"pg","impl":"rasgi","measure":"roundtrips_c1","value":...,"unit":"ops/s","ops":N,"seconds":S,"concurrency":1}`.
@@ -91,6 +97,8 @@ fn main() {
                 "roundtrips_c1" => (roundtrips(&url, 1, flags.duration).await, "ops/s", 1),
                 "roundtrips_c16" => (roundtrips(&url, CONCURRENCY, flags.duration).await, "ops/s", CONCURRENCY),
                 "rows" => (rows(&url, flags.duration).await, "rows/s", 1),
+                "copy_out" => (copy_out(&url, flags.duration).await, "rows/s", 1),
+                "copy_in" => (copy_in(&url, flags.duration).await, "rows/s", 1),
                 other => fail(&format!("unknown measurement {other}")),
             };
             let (ops, elapsed) = result.unwrap_or_else(|e| fail(&format!("{measure}: {e}")));
@@ -180,4 +188,45 @@ async fn rows(url: &str, duration: Duration) -> Result<(u64, Duration), PgError>
     }
     std::hint::black_box(checksum);
     Ok((decoded, start.elapsed()))
+}
+
+/// Repeats `COPY (ROWS_QUERY) TO STDOUT`, receiving every row, until `duration` passes.
+async fn copy_out(url: &str, duration: Duration) -> Result<(u64, Duration), PgError> {
+    let mut conn = Connection::connect(url).await?;
+    let sql = format!("COPY ({ROWS_QUERY}) TO STDOUT");
+    let start = Instant::now();
+    let (mut received, mut bytes) = (0u64, 0usize);
+    loop {
+        let mut out = conn.copy_out(&sql).await?;
+        while let Some(chunk) = out.next_chunk().await? {
+            bytes += chunk.len();
+            received += 1;
+        }
+        if start.elapsed() >= duration {
+            break;
+        }
+    }
+    std::hint::black_box(bytes);
+    Ok((received, start.elapsed()))
+}
+
+/// Repeats a 100,000-row `COPY ... FROM STDIN` into an unlogged table until `duration` passes.
+async fn copy_in(url: &str, duration: Duration) -> Result<(u64, Duration), PgError> {
+    let mut conn = Connection::connect(url).await?;
+    conn.execute_script("CREATE UNLOGGED TABLE IF NOT EXISTS copy_bench (n int, label text, ratio float8)").await?;
+    let start = Instant::now();
+    let mut stored = 0u64;
+    loop {
+        conn.execute_script("TRUNCATE copy_bench").await?;
+        let mut copy = conn.copy_in("COPY copy_bench FROM STDIN").await?;
+        for n in 1..=100_000 {
+            let (number, label, ratio) = (n.to_string(), format!("row-{n}"), (n as f64 / 7.0).to_string());
+            copy.send_row(&[Some(&number), Some(&label), Some(&ratio)]).await?;
+        }
+        stored += copy.finish().await?;
+        if start.elapsed() >= duration {
+            break;
+        }
+    }
+    Ok((stored, start.elapsed()))
 }

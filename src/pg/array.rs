@@ -6,10 +6,15 @@
 //! element = i32 length (-1 for NULL) | that many bytes, in the element type's binary format
 //! ```
 //!
+//! Arrays of types rasgi reads as text (`interval[]`, `inet[]`) arrive in the text format
+//! instead, `{"1 day",NULL}`, and [`parse_text`] splits that syntax for the JSON conversion.
+//!
 //! An empty array has `ndim = 0` and nothing after the element OID. Rust `Vec<T>`s map to
 //! one-dimensional arrays; multi-dimensional ones decode as nested JSON arrays
 //! (`serde_json::Value`) only — a simplification: a `Vec<Vec<T>>` decoder would need the
 //! dimensions threaded through `FromSql`.
+
+use std::borrow::Cow;
 
 use bytes::{Buf, BufMut, BytesMut};
 
@@ -71,6 +76,127 @@ pub(crate) fn parse(raw: &[u8]) -> Result<RawArray<'_>, String> {
         }
     }
     Ok(RawArray { element, dims, items })
+}
+
+/// One element of a text-format array.
+#[derive(Debug, PartialEq)]
+pub(crate) enum TextItem<'a> {
+    /// An unquoted `NULL`.
+    Null,
+    /// An element's text, quotes and backslash escapes removed (borrowed when there were none).
+    Value(Cow<'a, str>),
+    /// A sub-array of a multi-dimensional array.
+    Array(Vec<TextItem<'a>>),
+}
+
+/// Parses PostgreSQL's array output syntax: `{a,"b c",NULL,{nested}}`, optionally preceded by
+/// explicit bounds (`[0:1]={1,2}`), which JSON has no place for and are dropped. `delimiter`
+/// is `,` for every built-in type except `box`, whose text contains commas and uses `;`.
+pub(crate) fn parse_text(text: &str, delimiter: u8) -> Result<Vec<TextItem<'_>>, String> {
+    let body = match text.strip_prefix('[') {
+        Some(_) => text.split_once('=').map(|(_, rest)| rest).ok_or("array bounds without '='")?,
+        None => text,
+    };
+    let mut at = 0;
+    let items = parse_text_level(body.as_bytes(), body, &mut at, delimiter)?;
+    if body[at..].trim().is_empty() {
+        Ok(items)
+    } else {
+        Err(format!("unexpected text after the array: {:?}", &body[at..]))
+    }
+}
+
+/// Parses one `{...}` level starting at `*at`, leaving `*at` just after its `}`.
+fn parse_text_level<'a>(
+    bytes: &[u8],
+    text: &'a str,
+    at: &mut usize,
+    delimiter: u8,
+) -> Result<Vec<TextItem<'a>>, String> {
+    let bad = |what: &str| format!("malformed array text ({what})");
+    skip_spaces(bytes, at);
+    if bytes.get(*at) != Some(&b'{') {
+        return Err(bad("expected '{'"));
+    }
+    *at += 1;
+    let mut items = Vec::new();
+    skip_spaces(bytes, at);
+    if bytes.get(*at) == Some(&b'}') {
+        *at += 1;
+        return Ok(items);
+    }
+    loop {
+        skip_spaces(bytes, at);
+        let item = match bytes.get(*at) {
+            Some(b'{') => TextItem::Array(parse_text_level(bytes, text, at, delimiter)?),
+            Some(b'"') => TextItem::Value(parse_quoted(bytes, text, at)?),
+            Some(_) => parse_unquoted(bytes, text, at, delimiter),
+            None => return Err(bad("ends inside an element")),
+        };
+        items.push(item);
+        skip_spaces(bytes, at);
+        match bytes.get(*at) {
+            Some(&b) if b == delimiter => *at += 1,
+            Some(b'}') => {
+                *at += 1;
+                return Ok(items);
+            }
+            _ => return Err(bad("expected a delimiter or '}'")),
+        }
+    }
+}
+
+fn skip_spaces(bytes: &[u8], at: &mut usize) {
+    while bytes.get(*at).is_some_and(u8::is_ascii_whitespace) {
+        *at += 1;
+    }
+}
+
+/// A `"..."` element; `\x` stands for `x`.
+fn parse_quoted<'a>(bytes: &[u8], text: &'a str, at: &mut usize) -> Result<Cow<'a, str>, String> {
+    let start = *at + 1;
+    let mut i = start;
+    let mut unescaped: Option<String> = None;
+    let mut run = start;
+    loop {
+        match bytes.get(i) {
+            Some(b'"') => break,
+            Some(b'\\') => {
+                let owned = unescaped.get_or_insert_with(String::new);
+                owned.push_str(&text[run..i]);
+                // The escaped character may be multi-byte: copy the whole char.
+                let c = text[i + 1..].chars().next().ok_or("array text ends in an escape")?;
+                owned.push(c);
+                i += 1 + c.len_utf8();
+                run = i;
+            }
+            Some(_) => i += 1,
+            None => return Err("array text ends inside a quoted element".to_string()),
+        }
+    }
+    *at = i + 1;
+    Ok(match unescaped {
+        Some(mut owned) => {
+            owned.push_str(&text[run..i]);
+            Cow::Owned(owned)
+        }
+        None => Cow::Borrowed(&text[start..i]),
+    })
+}
+
+/// An unquoted element, up to the delimiter or `}`; surrounding spaces are not part of it,
+/// and `NULL` in any case is the SQL NULL.
+fn parse_unquoted<'a>(bytes: &[u8], text: &'a str, at: &mut usize, delimiter: u8) -> TextItem<'a> {
+    let start = *at;
+    while bytes.get(*at).is_some_and(|&b| b != delimiter && b != b'}') {
+        *at += 1;
+    }
+    let value = text[start..*at].trim();
+    if value.eq_ignore_ascii_case("NULL") {
+        TextItem::Null
+    } else {
+        TextItem::Value(Cow::Borrowed(value))
+    }
 }
 
 /// Decodes a one-dimensional (or empty) array into a `Vec<T>`.
@@ -153,6 +279,18 @@ mod tests {
         encode::<i64>(&[], Type(1016), &mut out).unwrap();
         assert_eq!(&out[..], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20]);
         assert_eq!(decode::<i64>(Type(1016), Format::Binary, &out), Ok(vec![]));
+    }
+
+    #[test]
+    fn text_syntax() {
+        use TextItem::{Null, Value};
+        let items = parse_text(r#"{plain, "q\"uo\\te" ,NULL,"NULL",{}}"#, b',').unwrap();
+        assert_eq!(
+            items,
+            vec![Value("plain".into()), Value("q\"uo\\te".into()), Null, Value("NULL".into()), TextItem::Array(vec![])]
+        );
+        assert!(parse_text("{a,b", b',').is_err());
+        assert!(parse_text("{a}x", b',').is_err());
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl Connection {
                 let _ = self.fail(PgError::Closed(format!(
                     "the server did not answer within {limit:?} after its query was cancelled"
                 )));
-                let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                self.shutdown_socket();
                 PgError::Timeout { after, cancelled: false }
             }
         }

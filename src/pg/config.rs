@@ -11,6 +11,7 @@
 //! logs a `Config` any other way.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub struct Config {
     pub(crate) host: String,
     /// TCP port.
     pub(crate) port: u16,
+    /// Further servers to try, in order, after `host:port` (`postgres://h1:p1,h2:p2/db`).
+    pub(crate) other_hosts: Vec<(String, u16)>,
+    /// Which kind of server a connection must reach (`target_session_attrs`).
+    pub(crate) target_session_attrs: TargetSessionAttrs,
     /// Role to log in as.
     pub(crate) user: String,
     /// Password, when the server asks for one. Never printed.
@@ -41,6 +46,93 @@ pub struct Config {
     pub(crate) query_timeout: Option<Duration>,
     /// Limit on delivering a CancelRequest and on draining the cancelled query afterwards.
     pub(crate) cancel_timeout: Duration,
+    /// Whether to encrypt, and how much of the server's certificate to check (libpq's
+    /// `sslmode`).
+    pub(crate) ssl_mode: SslMode,
+    /// A PEM file of trusted CAs (`sslrootcert`); without one, verification uses the Mozilla
+    /// roots. With one, `require` verifies the chain too, as libpq does.
+    pub(crate) ssl_root_cert: Option<PathBuf>,
+    /// A PEM client certificate (chain) to present (`sslcert`); only together with `ssl_key`.
+    pub(crate) ssl_cert: Option<PathBuf>,
+    /// The PEM private key of `ssl_cert` (`sslkey`).
+    pub(crate) ssl_key: Option<PathBuf>,
+}
+
+/// libpq's `target_session_attrs`: which server of a multi-host URL a connection may settle
+/// on. The hosts are tried in order; one that is reachable but of the wrong kind is closed
+/// and the next one tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSessionAttrs {
+    /// The first server that accepts the login (the default).
+    Any,
+    /// One that accepts writes: not a standby, and not `default_transaction_read_only`.
+    ReadWrite,
+    /// One that does not accept writes.
+    ReadOnly,
+    /// One that is not a standby (in recovery).
+    Primary,
+    /// A standby.
+    Standby,
+    /// A standby if any is reachable, else any server.
+    PreferStandby,
+}
+
+impl FromStr for TargetSessionAttrs {
+    type Err = PgError;
+
+    fn from_str(s: &str) -> Result<TargetSessionAttrs, PgError> {
+        Ok(match s {
+            "any" => TargetSessionAttrs::Any,
+            "read-write" => TargetSessionAttrs::ReadWrite,
+            "read-only" => TargetSessionAttrs::ReadOnly,
+            "primary" => TargetSessionAttrs::Primary,
+            "standby" => TargetSessionAttrs::Standby,
+            "prefer-standby" => TargetSessionAttrs::PreferStandby,
+            other => {
+                return Err(PgError::Config(format!(
+                    "target_session_attrs={other:?} is not one of any, read-write, read-only, primary, standby, \
+                     prefer-standby"
+                )))
+            }
+        })
+    }
+}
+
+/// libpq's `sslmode`: whether the connection is encrypted, and what is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never encrypt.
+    Disable,
+    /// Plain first; encrypt only if the server refuses a plain connection.
+    Allow,
+    /// Encrypt when the server can, else plain (libpq's default, and rasgi's).
+    Prefer,
+    /// Always encrypt; check the certificate chain only when `sslrootcert` is given.
+    Require,
+    /// Encrypt, and the certificate must lead to a trusted CA.
+    VerifyCa,
+    /// Encrypt, the chain must be trusted, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = PgError;
+
+    fn from_str(s: &str) -> Result<SslMode, PgError> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(PgError::Config(format!(
+                    "sslmode={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                )))
+            }
+        })
+    }
 }
 
 impl Default for Config {
@@ -49,6 +141,8 @@ impl Default for Config {
         Config {
             host: "localhost".to_string(),
             port: 5432,
+            other_hosts: Vec::new(),
+            target_session_attrs: TargetSessionAttrs::Any,
             database: user.clone(),
             user,
             password: None,
@@ -57,6 +151,10 @@ impl Default for Config {
             statement_cache_capacity: 100,
             query_timeout: None,
             cancel_timeout: Duration::from_secs(2),
+            ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            ssl_cert: None,
+            ssl_key: None,
         }
     }
 }
@@ -71,9 +169,8 @@ impl Config {
     /// `PG*` environment variables, then defaults.
     ///
     /// Query options: `application_name`, `connect_timeout` (seconds), `statement_cache_size`
-    /// (0 = off), `command_timeout` (seconds, fractional allowed), `sslmode` (`disable`,
-    /// `allow`, `prefer` — rasgi has no TLS to Postgres yet, so `require` and stricter are
-    /// refused rather than silently ignored).
+    /// (0 = off), `command_timeout` (seconds, fractional allowed), `sslmode` (see [`SslMode`];
+    /// `prefer` by default, as in libpq), `sslrootcert`, `sslcert`, `sslkey` (PEM files).
     pub fn from_url(url: &str) -> Result<Config, PgError> {
         Config::from_url_and_env(url, &|name| std::env::var(name).ok())
     }
@@ -99,6 +196,12 @@ impl Config {
         if let Some(app) = env("PGAPPNAME") {
             config.application_name = Some(app);
         }
+        if let Some(mode) = env("PGSSLMODE") {
+            config.ssl_mode = mode.parse()?;
+        }
+        config.ssl_root_cert = env("PGSSLROOTCERT").map(PathBuf::from);
+        config.ssl_cert = env("PGSSLCERT").map(PathBuf::from);
+        config.ssl_key = env("PGSSLKEY").map(PathBuf::from);
         if let Some(secs) = env("PGCONNECT_TIMEOUT") {
             config.connect_timeout = parse_seconds("PGCONNECT_TIMEOUT", &secs)?;
         }
@@ -134,13 +237,24 @@ impl Config {
             }
         }
         if !hostport.is_empty() {
-            let (host, port) = split_host_port(hostport)?;
-            if !host.is_empty() {
-                config.host = percent_decode(host)?;
+            // `h1:p1,h2:p2`: a host without a port gets the default (or PGPORT) one.
+            let default_port = config.port;
+            let mut hosts = Vec::new();
+            for one in hostport.split(',') {
+                let (host, port) = split_host_port(one)?;
+                let host = if host.is_empty() { config.host.clone() } else { percent_decode(host)? };
+                let port = match port {
+                    Some(port) => parse_port(port)?,
+                    None => default_port,
+                };
+                hosts.push((host, port));
             }
-            if let Some(port) = port {
-                config.port = parse_port(port)?;
+            let mut hosts = hosts.into_iter();
+            if let Some((host, port)) = hosts.next() {
+                config.host = host;
+                config.port = port;
             }
+            config.other_hosts = hosts.collect();
         }
         if let Some(path) = path.filter(|p| !p.is_empty()) {
             database_from_env = Some(percent_decode(path)?);
@@ -160,15 +274,11 @@ impl Config {
                         .parse()
                         .map_err(|_| PgError::Config(format!("statement_cache_size must be a number, got {value:?}")))?
                 }
-                "sslmode" => match value.as_str() {
-                    "disable" | "allow" | "prefer" => {}
-                    other => {
-                        return Err(PgError::Config(format!(
-                            "sslmode={other} needs TLS, which rasgi's Postgres client does not speak yet; \
-                             use sslmode=disable on a trusted network"
-                        )))
-                    }
-                },
+                "sslmode" => config.ssl_mode = value.parse()?,
+                "target_session_attrs" => config.target_session_attrs = value.parse()?,
+                "sslrootcert" => config.ssl_root_cert = Some(PathBuf::from(value)),
+                "sslcert" => config.ssl_cert = Some(PathBuf::from(value)),
+                "sslkey" => config.ssl_key = Some(PathBuf::from(value)),
                 "host" => config.host = value,
                 "port" => config.port = parse_port(&value)?,
                 "user" => config.user = value,
@@ -213,6 +323,36 @@ impl Config {
     /// Sets the database name.
     pub fn database(mut self, database: impl Into<String>) -> Config {
         self.database = database.into();
+        self
+    }
+
+    /// Sets `target_session_attrs` (see [`TargetSessionAttrs`]).
+    pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Config {
+        self.target_session_attrs = attrs;
+        self
+    }
+
+    /// Every server to try, in order: `host:port`, then the others of a multi-host URL.
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port)).chain(self.other_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
+    }
+
+    /// Sets `sslmode` (see [`SslMode`]).
+    pub fn ssl_mode(mut self, mode: SslMode) -> Config {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Trusts the CAs in this PEM file (`sslrootcert`).
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Config {
+        self.ssl_root_cert = Some(path.into());
+        self
+    }
+
+    /// Presents this client certificate and key, both PEM (`sslcert`, `sslkey`).
+    pub fn ssl_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Config {
+        self.ssl_cert = Some(cert.into());
+        self.ssl_key = Some(key.into());
         self
     }
 
@@ -295,6 +435,9 @@ impl fmt::Debug for Config {
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("query_timeout", &self.query_timeout)
             .field("cancel_timeout", &self.cancel_timeout)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("other_hosts", &self.other_hosts)
+            .field("target_session_attrs", &self.target_session_attrs)
             .finish()
     }
 }
@@ -366,6 +509,8 @@ fn percent_decode(s: &str) -> Result<String, PgError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn parse(url: &str, env: &[(&str, &str)]) -> Result<Config, PgError> {
@@ -409,7 +554,14 @@ mod tests {
     fn bad_input_is_explained() {
         assert!(matches!(parse("mysql://x", &[]), Err(PgError::Config(_))));
         assert!(matches!(parse("postgres://h:99999/d", &[]), Err(PgError::Config(_))));
-        assert!(matches!(parse("postgres://h/d?sslmode=require", &[]), Err(PgError::Config(_))));
+        assert!(matches!(parse("postgres://h/d?sslmode=required", &[]), Err(PgError::Config(_))));
+        let tls = parse("postgres://h/d?sslmode=verify-full&sslrootcert=/ca.pem", &[]).unwrap();
+        assert_eq!((tls.ssl_mode, tls.ssl_root_cert.as_deref()), (SslMode::VerifyFull, Some(Path::new("/ca.pem"))));
+        assert_eq!(parse("postgres://h/d", &[("PGSSLMODE", "disable")]).unwrap().ssl_mode, SslMode::Disable);
+        let multi = parse("postgres://u@h1:5433,h2,[::1]:7/d?target_session_attrs=read-write", &[]).unwrap();
+        assert_eq!(multi.hosts().collect::<Vec<_>>(), [("h1", 5433), ("h2", 5432), ("::1", 7)]);
+        assert_eq!(multi.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert!(parse("postgres://h/d?target_session_attrs=writable", &[]).is_err());
         assert!(matches!(parse("postgres://h/d?bogus=1", &[]), Err(PgError::Config(_))));
     }
 }

@@ -27,18 +27,18 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
 use postgres_protocol::message::frontend;
-use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::timeout_at;
 
 use crate::pg::config::Config;
 use crate::pg::error::{DbError, Notice, PgError};
-use crate::pg::io::{Drain, Reply, RoundTrip};
-use crate::pg::message::{rows_affected, Message};
-use crate::pg::row::{parse_row_description, Column, Row};
+use crate::pg::frontend::{write_bind_execute, write_prepare};
+use crate::pg::io::{Drain, Reply, RoundTrip, Stream, Wire};
+use crate::pg::message::Message;
+use crate::pg::reply::{Executed, Prepared, SimpleReply};
+use crate::pg::row::Row;
 use crate::pg::statement::{Statement, StatementCache};
-use crate::pg::types::{Encoded, Format, ToSql, Type};
+use crate::pg::types::ToSql;
 
 /// The transaction state the server reported in its last ReadyForQuery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,26 +96,16 @@ type NoticeHandler = Box<dyn FnMut(&Notice)>;
 
 /// An open connection to a PostgreSQL server.
 pub struct Connection {
-    /// The socket, registered with this thread's reactor.
-    pub(crate) stream: TcpStream,
+    /// The socket and what is in transit on it: buffers, owed ReadyForQuerys, the reason it
+    /// broke. Its fields are private to `io.rs`; everything here goes through its methods.
+    pub(crate) wire: Wire,
     /// The server's address, for CancelRequests (which go to a new connection).
     pub(crate) addr: SocketAddr,
-    /// Bytes received and not yet parsed; always begins at a message boundary.
-    pub(crate) read_buf: BytesMut,
-    /// Encoded messages not yet (completely) written; always ends at a message boundary.
-    pub(crate) write_buf: BytesMut,
-    /// How much to read next (grows while reads fill it; see `io.rs`).
-    pub(crate) read_chunk: usize,
-    /// ReadyForQuerys the server still owes: one per Sync or simple Query queued or sent.
-    /// Zero with an empty `write_buf` means the connection is idle and in sync.
-    pub(crate) pending: usize,
     /// True when a round trip was dropped before its end: a query may still run on the
     /// server, so the next request sends a cancel before draining.
     pub(crate) abandoned: bool,
     /// From the last ReadyForQuery.
     pub(crate) tx_status: TransactionStatus,
-    /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
-    pub(crate) broken: Option<String>,
     /// ParameterStatus values: `server_version`, `TimeZone`, `client_encoding`, ...
     pub(crate) parameters: HashMap<String, String>,
     /// For cancelling; `None` only if the server sent no BackendKeyData.
@@ -125,6 +115,8 @@ pub struct Connection {
     /// Next server-side statement name suffix; never reused, so a statement left half-made by
     /// an abandoned request cannot collide with a new one.
     pub(crate) next_statement: u64,
+    /// True when the login used SCRAM-SHA-256-PLUS, bound to this TLS channel.
+    pub(crate) channel_bound: bool,
     /// How many savepoint guards are open (names the next one, see `transaction.rs`).
     pub(crate) savepoint_depth: u32,
     /// Called with every notice; `None` logs it.
@@ -153,22 +145,18 @@ impl Connection {
     }
 
     /// A connection around a connected socket, before startup (used by `startup.rs`).
-    pub(crate) fn new(stream: TcpStream, addr: SocketAddr, config: &Config) -> Connection {
+    pub(crate) fn new(stream: Stream, addr: SocketAddr, config: &Config) -> Connection {
         Connection {
-            stream,
+            wire: Wire::new(stream),
             addr,
-            read_buf: BytesMut::with_capacity(16 * 1024),
-            write_buf: BytesMut::with_capacity(4 * 1024),
-            read_chunk: 8 * 1024,
-            pending: 0,
             abandoned: false,
             tx_status: TransactionStatus::Idle,
-            broken: None,
             parameters: HashMap::new(),
             backend_key: None,
             cache: StatementCache::new(config.statement_cache_capacity),
             next_statement: 1,
             savepoint_depth: 0,
+            channel_bound: false,
             notice_handler: None,
             notifications: Vec::new(),
             config: Rc::new(config.clone()),
@@ -215,8 +203,7 @@ impl Connection {
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Row>, PgError> {
         self.begin_call();
         self.settle().await?;
-        self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
-        self.pending += 1;
+        self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
         let reply = self.run(SimpleReply::default()).await?;
         match reply.error {
             Some(e) => Err(PgError::Server(Box::new(e))),
@@ -237,14 +224,20 @@ impl Connection {
         self.tx_status
     }
 
+    /// True when the login was SCRAM-SHA-256-PLUS: bound to this TLS channel's server
+    /// certificate (`tls-server-end-point`), so no one in the middle could have relayed it.
+    pub fn channel_binding_used(&self) -> bool {
+        self.channel_bound
+    }
+
     /// True once the connection can no longer be used.
     pub fn is_closed(&self) -> bool {
-        self.broken.is_some()
+        self.broken_reason().is_some()
     }
 
     /// True when nothing is in flight: no unsent bytes, no reply owed.
     pub fn is_idle(&self) -> bool {
-        self.pending == 0 && self.write_buf.is_empty()
+        !self.owes_replies() && !self.has_unsent()
     }
 
     /// A run-time parameter the server reported (`server_version`, `TimeZone`, ...).
@@ -290,14 +283,10 @@ impl Connection {
 
     /// Ends the session politely (Terminate) and closes the socket.
     pub async fn close(mut self) -> Result<(), PgError> {
-        if self.broken.is_some() {
+        if self.is_closed() {
             return Ok(());
         }
-        self.write_buf.clear();
-        frontend::terminate(&mut self.write_buf);
-        self.flush().await?;
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
-        Ok(())
+        self.terminate().await
     }
 
     // ---- the machinery under every query ----
@@ -311,10 +300,10 @@ impl Connection {
     /// an earlier, abandoned request or a dropped transaction guard left behind — cancel a
     /// query that may still run, write what is unwritten, read what is unread.
     pub(crate) async fn settle(&mut self) -> Result<(), PgError> {
-        if let Some(reason) = &self.broken {
-            return Err(PgError::Closed(reason.clone()));
+        if let Some(reason) = self.broken_reason() {
+            return Err(PgError::Closed(reason.to_string()));
         }
-        if self.pending == 0 {
+        if !self.owes_replies() {
             return Ok(());
         }
         if self.abandoned {
@@ -339,17 +328,6 @@ impl Connection {
         }
     }
 
-    /// Appends messages to the write buffer; on error takes back whatever was half-written,
-    /// so the buffer always ends at a message boundary.
-    pub(crate) fn encode(&mut self, f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>) -> Result<(), PgError> {
-        let start = self.write_buf.len();
-        let result = f(&mut self.write_buf);
-        if result.is_err() {
-            self.write_buf.truncate(start);
-        }
-        result
-    }
-
     /// Prepare-or-reuse, bind, execute; re-prepares once when the cached statement went stale.
     pub(crate) async fn query(
         &mut self,
@@ -362,8 +340,7 @@ impl Connection {
         let max_rows = if wanted == Wanted::First { 1 } else { 0 };
         loop {
             let statement = self.prepare(sql).await?;
-            self.encode(|buf| write_bind_execute(buf, &statement, params, max_rows))?;
-            self.pending += 1;
+            self.encode_request(|buf| write_bind_execute(buf, &statement, params, max_rows))?;
             let reply = self.run(Executed::new(statement.columns.clone(), wanted != Wanted::Count)).await?;
             match reply.error {
                 None => return Ok(QueryResult { rows: reply.rows, rows_affected: reply.rows_affected }),
@@ -395,8 +372,7 @@ impl Connection {
         } else {
             String::new() // the unnamed statement, replaced by the next Parse
         };
-        self.encode(|buf| write_prepare(buf, &name, sql))?;
-        self.pending += 1;
+        self.encode_request(|buf| write_prepare(buf, &name, sql))?;
         let reply = self.run(Prepared::default()).await?;
         if let Some(e) = reply.error {
             return Err(PgError::Server(Box::new(e)));
@@ -431,10 +407,8 @@ impl Connection {
     /// Queues a simple Query to run before the next request, without waiting (used by a
     /// dropped transaction guard, which cannot await). Its reply is drained by `settle`.
     pub(crate) fn queue_simple(&mut self, sql: &str) {
-        if self.broken.is_none()
-            && self.encode(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string()))).is_ok()
-        {
-            self.pending += 1;
+        if !self.is_closed() {
+            let _ = self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())));
         }
     }
 
@@ -470,19 +444,9 @@ impl std::fmt::Debug for Connection {
             .field("config", &self.config)
             .field("backend_pid", &self.backend_pid())
             .field("transaction_status", &self.tx_status)
-            .field("pending", &self.pending)
-            .field("broken", &self.broken)
+            .field("wire", &self.wire)
             .finish()
     }
-}
-
-/// Parse + Describe(statement) + Sync.
-pub(crate) fn write_prepare(buf: &mut BytesMut, name: &str, sql: &str) -> Result<(), PgError> {
-    let nul = |e: std::io::Error| PgError::Config(format!("the query text is invalid: {e}"));
-    frontend::parse(name, sql, std::iter::empty(), buf).map_err(nul)?;
-    frontend::describe(b'S', name, buf).map_err(nul)?;
-    frontend::sync(buf);
-    Ok(())
 }
 
 /// How many rows the caller of a query wants back.
@@ -494,187 +458,4 @@ pub(crate) enum Wanted {
     First,
     /// Every row (`fetch`).
     All,
-}
-
-/// Bind + Execute + Sync for a prepared statement; `max_rows` 0 = all rows.
-pub(crate) fn write_bind_execute(
-    buf: &mut BytesMut,
-    statement: &Statement,
-    params: &[&dyn ToSql],
-    max_rows: i32,
-) -> Result<(), PgError> {
-    write_bind(buf, statement, params)?;
-    frontend::execute("", max_rows, buf).map_err(|e| PgError::protocol(e.to_string()))?;
-    frontend::sync(buf);
-    Ok(())
-}
-
-/// Writes a Bind message by hand (postgres-protocol's `bind` wants every format before any
-/// value, but a value's format is only known once it is encoded):
-///
-/// ```text
-/// 'B' len | portal\0 | statement\0 | i16 n, n × i16 param format | i16 n, n × (i32 len | bytes)
-///         | i16 m, m × i16 result format
-/// ```
-///
-/// The parameter formats are reserved, then patched as each value reports how it encoded.
-fn write_bind(buf: &mut BytesMut, statement: &Statement, params: &[&dyn ToSql]) -> Result<(), PgError> {
-    let types = &statement.param_types;
-    if params.len() != types.len() {
-        return Err(PgError::Encode {
-            param: params.len(),
-            pg_type: "-".to_string(),
-            reason: format!("the statement has {} parameter(s) but {} value(s) were given", types.len(), params.len()),
-        });
-    }
-    let count = i16::try_from(params.len()).map_err(|_| PgError::Encode {
-        param: params.len(),
-        pg_type: "-".to_string(),
-        reason: "more than 32767 parameters".to_string(),
-    })?;
-    let start = buf.len();
-    buf.put_u8(b'B');
-    buf.put_i32(0); // length, patched below
-    buf.put_u8(0); // unnamed portal
-    buf.put_slice(statement.name.as_bytes());
-    buf.put_u8(0);
-    buf.put_i16(count);
-    let formats_at = buf.len();
-    buf.put_bytes(0, 2 * params.len());
-    buf.put_i16(count);
-    for (i, (param, &ty)) in params.iter().zip(types).enumerate() {
-        let len_at = buf.len();
-        buf.put_i32(0);
-        let encode_error = |reason: String| PgError::Encode { param: i + 1, pg_type: ty.name(), reason };
-        let (len, format) = match param.to_sql(ty, buf).map_err(encode_error)? {
-            Encoded::Null => (-1, Format::Binary),
-            encoded => {
-                let len = i32::try_from(buf.len() - len_at - 4).map_err(|_| encode_error("value over 2 GiB".into()))?;
-                (len, if encoded == Encoded::Text { Format::Text } else { Format::Binary })
-            }
-        };
-        buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
-        let at = formats_at + 2 * i;
-        buf[at..at + 2].copy_from_slice(&(format as i16).to_be_bytes());
-    }
-    write_result_formats(buf, &statement.columns);
-    let len = i32::try_from(buf.len() - start - 1).map_err(|_| PgError::protocol("Bind message over 2 GiB"))?;
-    buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
-    Ok(())
-}
-
-/// The result format codes: none (all text), one (the same for all), or one per column.
-fn write_result_formats(buf: &mut BytesMut, columns: &[Column]) {
-    let first = columns.first().map_or(Format::Text, Column::format);
-    if columns.iter().all(|c| c.format() == first) {
-        if first == Format::Text {
-            buf.put_i16(0);
-        } else {
-            buf.put_i16(1);
-            buf.put_i16(first as i16);
-        }
-    } else {
-        buf.put_i16(columns.len() as i16);
-        for column in columns {
-            buf.put_i16(column.format() as i16);
-        }
-    }
-}
-
-/// The reply to Parse + Describe + Sync.
-#[derive(Default)]
-pub(crate) struct Prepared {
-    pub(crate) param_types: Option<Vec<Type>>,
-    pub(crate) columns: Option<Vec<Column>>,
-    pub(crate) error: Option<DbError>,
-}
-
-impl Reply for Prepared {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::ParseComplete => {}
-            Message::ParameterDescription { body } => self.param_types = Some(parse_parameter_description(body)?),
-            Message::RowDescription { body } => self.columns = Some(parse_row_description(&body, false)?),
-            Message::NoData => self.columns = Some(Vec::new()),
-            other => return Err(unexpected(&other, "preparing a statement")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
-}
-
-fn parse_parameter_description(mut body: bytes::Bytes) -> Result<Vec<Type>, PgError> {
-    let count = crate::pg::message::get_i16(&mut body)?;
-    (0..count).map(|_| crate::pg::message::get_i32(&mut body).map(|oid| Type(oid as u32))).collect()
-}
-
-pub(crate) fn unexpected(message: &Message, during: &str) -> PgError {
-    PgError::protocol(format!("unexpected {message:?} while {during}"))
-}
-
-/// The reply to Bind + Execute + Sync.
-pub(crate) struct Executed {
-    /// The statement's columns, shared into every row.
-    columns: Rc<[Column]>,
-    /// False for `execute`, which wants only the count: rows are then not kept.
-    keep_rows: bool,
-    pub(crate) rows: Vec<Row>,
-    pub(crate) rows_affected: u64,
-    pub(crate) error: Option<DbError>,
-}
-
-impl Executed {
-    pub(crate) fn new(columns: Rc<[Column]>, keep_rows: bool) -> Executed {
-        Executed { columns, keep_rows, rows: Vec::new(), rows_affected: 0, error: None }
-    }
-}
-
-impl Reply for Executed {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::BindComplete | Message::EmptyQueryResponse | Message::PortalSuspended => {}
-            Message::DataRow { body } => {
-                if self.keep_rows {
-                    self.rows.push(Row::new(self.columns.clone(), body)?);
-                }
-            }
-            Message::CommandComplete { tag } => self.rows_affected = rows_affected(&tag),
-            other => return Err(unexpected(&other, "executing a statement")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
-}
-
-/// The reply to a simple Query: any number of result sets, all in text.
-#[derive(Default)]
-struct SimpleReply {
-    columns: Option<Rc<[Column]>>,
-    rows: Vec<Row>,
-    error: Option<DbError>,
-}
-
-impl Reply for SimpleReply {
-    fn message(&mut self, message: Message) -> Result<(), PgError> {
-        match message {
-            Message::RowDescription { body } => self.columns = Some(Rc::from(parse_row_description(&body, true)?)),
-            Message::DataRow { body } => {
-                let columns = self.columns.clone().ok_or_else(|| PgError::protocol("DataRow before RowDescription"))?;
-                self.rows.push(Row::new(columns, body)?);
-            }
-            Message::CommandComplete { .. } | Message::EmptyQueryResponse => self.columns = None,
-            other => return Err(unexpected(&other, "running a simple query")),
-        }
-        Ok(())
-    }
-
-    fn error(&mut self, error: DbError) {
-        self.error.get_or_insert(error);
-    }
 }

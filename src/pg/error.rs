@@ -30,6 +30,13 @@ pub enum PgError {
     /// given for, or for a method rasgi does not speak). Rejections *by the server* — a wrong
     /// password, an unknown role — arrive as [`PgError::Server`] with SQLSTATE 28P01 / 28000.
     Auth(String),
+    /// None of the servers of a multi-host URL would do: each was unreachable, refused the
+    /// login, or was of the wrong kind for `target_session_attrs`. The message lists why, per
+    /// host.
+    NoSuitableServer(String),
+    /// TLS could not be set up as the `sslmode` asks: the server has no TLS, the handshake or
+    /// a certificate check failed (the message names which), or a certificate file is bad.
+    Tls(String),
     /// The server reported an error (ErrorResponse). The connection stays usable unless the
     /// severity is FATAL or PANIC.
     Server(Box<DbError>),
@@ -109,6 +116,8 @@ impl fmt::Display for PgError {
             PgError::Closed(why) => write!(f, "the Postgres connection is closed ({why}); open a new one"),
             PgError::Protocol(m) => write!(f, "Postgres protocol violation: {m}; the connection was closed"),
             PgError::Auth(m) => write!(f, "Postgres authentication failed: {m}"),
+            PgError::Tls(m) => write!(f, "Postgres TLS failed: {m}"),
+            PgError::NoSuitableServer(m) => write!(f, "no Postgres server would do: {m}"),
             PgError::Server(e) => fmt::Display::fmt(e, f),
             PgError::Timeout { after, cancelled } => write!(
                 f,

@@ -20,8 +20,18 @@
 //! count affected rows). Messages the server may send at any time — notices, parameter status
 //! changes, notifications — are handled here, whatever the request.
 //!
-//! The connection's bookkeeping (`pending`: ReadyForQuerys still owed) lives in the
-//! connection, not in the future, so a round trip that is dropped half-way (a timeout, an
+//! # One router
+//!
+//! [`Connection::route`] is the only place that decides what a backend message means for the
+//! connection: it settles the owed-ReadyForQuery count, the transaction status, FATAL errors,
+//! COPY and the asynchronous messages, and hands the rest to the request's [`Reply`]. The
+//! round trip below, the shared connection's pipelining driver (`shared.rs`) and the pool's
+//! liveness check of an idle connection (`pool.rs`) all call it, so they cannot drift apart —
+//! three hand-written copies did, and one of them failed every task on a shared connection
+//! when a second `COPY ... TO STDOUT` arrived.
+//!
+//! The connection's bookkeeping (the [`Wire`]'s `pending`: ReadyForQuerys still owed) lives
+//! in the connection, not in the future, so a round trip that is dropped half-way (a timeout, an
 //! aborted task) leaves an exact record of what is still on the wire: the next request first
 //! finishes writing and reads the leftovers up to the last owed ReadyForQuery.
 
@@ -29,7 +39,10 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
+use postgres_protocol::message::frontend;
+use rasgi_executor::reactor::net::TcpStream;
+use rasgi_http::tls::TlsStream;
 
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
@@ -53,6 +66,124 @@ pub(crate) trait Reply {
 
     /// One Sync's worth of reply is complete (a ReadyForQuery arrived).
     fn ready(&mut self) {}
+
+    /// A chunk of `COPY ... TO STDOUT` data. Requests that did not ask for COPY drop it.
+    fn copy_data(&mut self, _data: bytes::Bytes) -> Result<(), PgError> {
+        Ok(())
+    }
+
+    /// True for the one request that feeds `COPY ... FROM STDIN` (`copy.rs`); for any other
+    /// the router refuses the COPY with CopyFail.
+    fn accepts_copy_in(&self) -> bool {
+        false
+    }
+
+    /// True when the request used the extended protocol (Bind/Execute/Sync). A server in
+    /// COPY-in mode ignores the Sync that was already sent, so after a CopyFail it needs
+    /// another one before it answers ReadyForQuery; a simple Query needs none.
+    fn extended_protocol(&self) -> bool {
+        false
+    }
+}
+
+/// The socket and what is in transit on it. The fields are private to this file: the rest
+/// of the client sends requests (`encode_request`) and awaits their replies (`RoundTrip`,
+/// `route`), and cannot make the owed-ReadyForQuery count disagree with what was written.
+pub(crate) struct Wire {
+    /// The socket (registered with this thread's reactor), plain or under TLS.
+    stream: Stream,
+    /// Bytes received and not yet parsed; always begins at a message boundary.
+    read_buf: BytesMut,
+    /// Encoded messages not yet (completely) written; always ends at a message boundary.
+    write_buf: BytesMut,
+    /// How much to read next (grows while reads fill it, see `poll_fill`).
+    read_chunk: usize,
+    /// ReadyForQuerys the server still owes: one per Sync or simple Query queued or sent.
+    /// Raised only by `encode_request`, lowered only by `route`. Zero with an empty
+    /// `write_buf` means the connection is idle and in sync.
+    pending: usize,
+    /// The last FATAL error the server sent, until a failed read reports it (the server hangs
+    /// up right after one). Set only by `route`.
+    fatal: Option<DbError>,
+    /// Why the connection is unusable, once it is (I/O error, protocol violation, hang-up).
+    broken: Option<String>,
+}
+
+/// The bytes under the protocol: a plain socket, or TLS over one (see `tls.rs`).
+pub(crate) enum Stream {
+    /// Unencrypted.
+    Plain(TcpStream),
+    /// Encrypted, after a completed handshake. Boxed: rustls's state is large.
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => tcp.poll_read(cx, buf),
+            Stream::Tls(tls) => tls.poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => tcp.poll_write(cx, buf),
+            Stream::Tls(tls) => tls.poll_write(cx, buf),
+        }
+    }
+
+    /// TLS may hold encrypted records after a write returned; a plain socket holds nothing.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self {
+            Stream::Plain(_) => Poll::Ready(Ok(())),
+            Stream::Tls(tls) => tls.poll_flush(cx),
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.tcp(),
+        }
+    }
+}
+
+impl Wire {
+    /// A fresh wire around a connected (and, if asked for, encrypted) stream.
+    pub(crate) fn new(stream: Stream) -> Wire {
+        Wire {
+            stream,
+            read_buf: BytesMut::with_capacity(16 * 1024),
+            write_buf: BytesMut::with_capacity(4 * 1024),
+            read_chunk: MIN_READ,
+            pending: 0,
+            fatal: None,
+            broken: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("pending", &self.pending)
+            .field("unsent", &self.write_buf.len())
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+/// What [`Connection::route`] made of a message, for the caller's state machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// A ReadyForQuery: one Sync's worth of reply is complete.
+    Ready,
+    /// The router queued bytes in the write buffer (a CopyFail): flush before reading on.
+    Flush,
+    /// The server waits for `COPY ... FROM STDIN` data, which the request will send.
+    CopyIn,
+    /// Anything else; nothing for the caller to do.
+    Handled,
 }
 
 /// The leaf future of one round trip; see the module docs. Resolves to the [`Reply`] once the
@@ -64,9 +195,6 @@ pub(crate) struct RoundTrip<'c, R> {
     reply: Option<R>,
     /// Where the exchange is.
     state: State,
-    /// A FATAL error the server sent before hanging up: the reason to report instead of a
-    /// bare "connection closed".
-    fatal: Option<DbError>,
 }
 
 /// The states of a round trip.
@@ -82,47 +210,14 @@ enum State {
 impl<'c, R: Reply + Unpin> RoundTrip<'c, R> {
     /// Starts the exchange of whatever the write buffer holds (possibly nothing: a drain).
     pub(crate) fn new(conn: &'c mut Connection, reply: R) -> RoundTrip<'c, R> {
-        RoundTrip { conn, reply: Some(reply), state: State::Flushing, fatal: None }
+        RoundTrip { conn, reply: Some(reply), state: State::Flushing }
     }
 
-    /// Handles one message: the asynchronous kinds here, the rest by the reply.
+    /// Routes one message; a CopyFail the router queued is written before reading on.
     fn handle(&mut self, message: Message) -> Result<(), PgError> {
         let reply = self.reply.as_mut().ok_or_else(|| PgError::protocol("reply already taken"))?;
-        match message {
-            Message::ReadyForQuery { status } => {
-                self.conn.pending = self
-                    .conn
-                    .pending
-                    .checked_sub(1)
-                    .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
-                self.conn.tx_status = TransactionStatus::from_byte(status)?;
-                reply.ready();
-            }
-            Message::ErrorResponse { body } => {
-                let error = DbError::parse(&body)?;
-                if error.is_fatal() {
-                    self.fatal = Some(error.clone());
-                }
-                reply.error(error);
-            }
-            // COPY is out of scope: refuse COPY FROM STDIN (the server then reports an error
-            // and carries on) and skip COPY TO STDOUT's data.
-            Message::CopyInResponse => {
-                postgres_protocol::message::frontend::copy_fail(
-                    "COPY FROM STDIN is not supported by rasgi",
-                    &mut self.conn.write_buf,
-                )
-                .map_err(|e| PgError::protocol(e.to_string()))?;
-                self.state = State::Flushing;
-            }
-            Message::CopyOutResponse | Message::CopyData | Message::CopyDone => {}
-            // Closes of evicted statements ride along with requests; their answers need no one.
-            Message::CloseComplete => {}
-            other => {
-                if let Some(other) = self.conn.handle_asynchronous(other) {
-                    reply.message(other)?;
-                }
-            }
+        if self.conn.route(message, reply)? == Routed::Flush {
+            self.state = State::Flushing;
         }
         Ok(())
     }
@@ -158,7 +253,7 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
                     },
                 },
                 State::Reading => {
-                    if this.conn.pending == 0 {
+                    if this.conn.wire.pending == 0 {
                         // Every Sync answered: the connection is clean again.
                         this.conn.abandoned = false;
                         this.state = State::Done;
@@ -169,13 +264,7 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
                         Ok(message) => message,
                         Err(e) => {
                             this.state = State::Done;
-                            // The server said why it hung up: report that, not the hang-up.
-                            return Poll::Ready(Err(match this.fatal.take() {
-                                Some(fatal) if matches!(e, PgError::Closed(_) | PgError::Io(_)) => {
-                                    PgError::Server(Box::new(fatal))
-                                }
-                                _ => e,
-                            }));
+                            return Poll::Ready(Err(this.conn.explain_hangup(e)));
                         }
                     };
                     if let Err(e) = this.handle(message) {
@@ -217,12 +306,141 @@ impl Reply for Drain {
 }
 
 impl Connection {
+    /// Appends messages to the write buffer; on error takes back whatever was half-written,
+    /// so the buffer always ends at a message boundary. For messages that owe no
+    /// ReadyForQuery (startup, authentication, a Close riding in front of a request).
+    pub(crate) fn encode(&mut self, f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>) -> Result<(), PgError> {
+        let start = self.wire.write_buf.len();
+        let result = f(&mut self.wire.write_buf);
+        if result.is_err() {
+            self.wire.write_buf.truncate(start);
+        }
+        result
+    }
+
+    /// [`Connection::encode`] for one request that ends in exactly one Sync (or is one simple
+    /// Query): the server will owe one more ReadyForQuery once it is written.
+    pub(crate) fn encode_request(
+        &mut self,
+        f: impl FnOnce(&mut BytesMut) -> Result<(), PgError>,
+    ) -> Result<(), PgError> {
+        self.encode(f)?;
+        self.wire.pending += 1;
+        Ok(())
+    }
+
+    /// True while the server owes at least one ReadyForQuery.
+    pub(crate) fn owes_replies(&self) -> bool {
+        self.wire.pending > 0
+    }
+
+    /// How many encoded bytes wait to be written.
+    pub(crate) fn unsent_len(&self) -> usize {
+        self.wire.write_buf.len()
+    }
+
+    /// True while encoded bytes wait to be written.
+    pub(crate) fn has_unsent(&self) -> bool {
+        !self.wire.write_buf.is_empty()
+    }
+
+    /// Why the connection is unusable, once it is.
+    pub(crate) fn broken_reason(&self) -> Option<&str> {
+        self.wire.broken.as_deref()
+    }
+
+    /// Ends the session: Terminate (in place of anything unsent), then the socket closes.
+    pub(crate) async fn terminate(&mut self) -> Result<(), PgError> {
+        self.wire.write_buf.clear();
+        frontend::terminate(&mut self.wire.write_buf);
+        self.flush().await?;
+        self.shutdown_socket();
+        Ok(())
+    }
+
+    /// Closes the socket at once, both ways (after a failure, or a server that will not answer).
+    pub(crate) fn shutdown_socket(&mut self) {
+        let _ = self.wire.stream.tcp().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// True when the connection is encrypted (TLS).
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self.wire.stream, Stream::Tls(_))
+    }
+
+    /// Routes one backend message; see the module docs. `reply` gets the messages that
+    /// belong to the request (rows, completions, its errors) and a `ready` per
+    /// ReadyForQuery. An `Err` is a protocol violation: the caller fails the connection.
+    pub(crate) fn route(&mut self, message: Message, reply: &mut dyn Reply) -> Result<Routed, PgError> {
+        match message {
+            Message::ReadyForQuery { status } => {
+                // checked, not saturating: an unowed ReadyForQuery means our count of what is
+                // on the wire is wrong, and every later reply would go to the wrong request.
+                self.wire.pending = self
+                    .wire
+                    .pending
+                    .checked_sub(1)
+                    .ok_or_else(|| PgError::protocol("ReadyForQuery without a pending Sync"))?;
+                self.tx_status = TransactionStatus::from_byte(status)?;
+                reply.ready();
+                Ok(Routed::Ready)
+            }
+            Message::ErrorResponse { body } => {
+                let error = DbError::parse(&body)?;
+                // A FATAL error comes just before the server hangs up: kept as the reason to
+                // report instead of a bare "connection closed".
+                if error.is_fatal() {
+                    self.wire.fatal = Some(error.clone());
+                }
+                reply.error(error);
+                Ok(Routed::Handled)
+            }
+            // Only a COPY request takes COPY data: any other refuses COPY FROM STDIN (the
+            // server then reports an error and carries on) and drops COPY TO STDOUT's data.
+            Message::CopyInResponse if reply.accepts_copy_in() => Ok(Routed::CopyIn),
+            Message::CopyData { data } => {
+                reply.copy_data(data)?;
+                Ok(Routed::Handled)
+            }
+            Message::CopyInResponse => {
+                postgres_protocol::message::frontend::copy_fail(
+                    "COPY FROM STDIN goes through Connection::copy_in, not fetch or execute",
+                    &mut self.wire.write_buf,
+                )
+                .map_err(|e| PgError::protocol(e.to_string()))?;
+                // Replaces the ignored Sync: the owed ReadyForQuery count stays right.
+                if reply.extended_protocol() {
+                    frontend::sync(&mut self.wire.write_buf);
+                }
+                Ok(Routed::Flush)
+            }
+            Message::CopyOutResponse | Message::CopyDone => Ok(Routed::Handled),
+            // Closes of evicted statements ride along with requests; their answers need no one.
+            Message::CloseComplete => Ok(Routed::Handled),
+            other => {
+                if let Some(other) = self.handle_asynchronous(other) {
+                    reply.message(other)?;
+                }
+                Ok(Routed::Handled)
+            }
+        }
+    }
+
+    /// The error to report for a failed read: the server's FATAL message when it sent one
+    /// before hanging up, else the I/O error itself.
+    pub(crate) fn explain_hangup(&mut self, error: PgError) -> PgError {
+        match self.wire.fatal.take() {
+            Some(fatal) if matches!(error, PgError::Closed(_) | PgError::Io(_)) => PgError::Server(Box::new(fatal)),
+            _ => error,
+        }
+    }
+
     /// Check-then-parse one message off the read buffer, reading from the socket while the
     /// buffer holds no whole message.
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, PgError>> {
         loop {
             let mut needed = 0;
-            match parse_message(&mut self.read_buf, &mut needed) {
+            match parse_message(&mut self.wire.read_buf, &mut needed) {
                 Ok(Some(message)) => return Poll::Ready(Ok(message)),
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(self.fail(e))),
@@ -242,35 +460,35 @@ impl Connection {
     /// The socket is edge-triggered: `Ready(Ok)` means bytes arrived and the caller must try
     /// again (parse, or read more) — only `Pending` has registered the waker.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>, needed: usize) -> Poll<Result<(), PgError>> {
-        if let Some(reason) = &self.broken {
+        if let Some(reason) = &self.wire.broken {
             return Poll::Ready(Err(PgError::Closed(reason.clone())));
         }
-        let len = self.read_buf.len();
-        let want = needed.saturating_sub(len).max(self.read_chunk);
+        let len = self.wire.read_buf.len();
+        let want = needed.saturating_sub(len).max(self.wire.read_chunk);
         // The socket writes into initialised memory only (no `unsafe`), so the spare room is
         // zeroed first; `read_chunk` keeps that cost in proportion to what reads return.
-        self.read_buf.resize(len + want, 0);
-        let result = self.stream.poll_read(cx, &mut self.read_buf[len..]);
+        self.wire.read_buf.resize(len + want, 0);
+        let result = self.wire.stream.poll_read(cx, &mut self.wire.read_buf[len..]);
         match result {
             Poll::Ready(Ok(0)) => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Ready(Err(self.fail(PgError::Closed("the server closed the connection".to_string()))))
             }
             Poll::Ready(Ok(n)) => {
-                self.read_buf.truncate(len + n);
-                self.read_chunk = if n == want {
-                    (self.read_chunk * 2).min(MAX_READ)
+                self.wire.read_buf.truncate(len + n);
+                self.wire.read_chunk = if n == want {
+                    (self.wire.read_chunk * 2).min(MAX_READ)
                 } else {
                     n.next_power_of_two().clamp(MIN_READ, MAX_READ)
                 };
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Ready(Err(self.fail(PgError::Io(e))))
             }
             Poll::Pending => {
-                self.read_buf.truncate(len);
+                self.wire.read_buf.truncate(len);
                 Poll::Pending
             }
         }
@@ -279,17 +497,21 @@ impl Connection {
     /// Writes the write buffer out, as far as the socket takes it. Usually one `write` call
     /// sends a whole request: the batching is the point of building requests in a buffer.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PgError>> {
-        while !self.write_buf.is_empty() {
-            if let Some(reason) = &self.broken {
+        while !self.wire.write_buf.is_empty() {
+            if let Some(reason) = &self.wire.broken {
                 return Poll::Ready(Err(PgError::Closed(reason.clone())));
             }
-            match ready!(self.stream.poll_write(cx, &self.write_buf)) {
+            match ready!(self.wire.stream.poll_write(cx, &self.wire.write_buf)) {
                 Ok(0) => return Poll::Ready(Err(self.fail(PgError::Closed("the socket accepts no more data".into())))),
-                Ok(n) => self.write_buf.advance(n),
+                Ok(n) => self.wire.write_buf.advance(n),
                 Err(e) => return Poll::Ready(Err(self.fail(PgError::Io(e)))),
             }
         }
-        Poll::Ready(Ok(()))
+        // TLS: the last records may still wait in rustls for room in the socket.
+        match ready!(self.wire.stream.poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.fail(PgError::Io(e)))),
+        }
     }
 
     /// Awaits [`Connection::poll_flush`].
@@ -300,8 +522,8 @@ impl Connection {
     /// Marks the connection unusable after an error that leaves the stream in an unknown
     /// state, and passes the error through.
     pub(crate) fn fail(&mut self, error: PgError) -> PgError {
-        if self.broken.is_none() {
-            self.broken = Some(match &error {
+        if self.wire.broken.is_none() {
+            self.wire.broken = Some(match &error {
                 PgError::Closed(reason) => reason.clone(),
                 other => other.to_string(),
             });

@@ -35,8 +35,8 @@ pub(crate) enum Message {
     CloseComplete,
     /// `C`: a statement finished; the tag is like `SELECT 3` or `INSERT 0 1`.
     CommandComplete { tag: Bytes },
-    /// `d`: a chunk of COPY OUT data (skipped: COPY is not supported).
-    CopyData,
+    /// `d`: a chunk of COPY data (for `COPY ... TO STDOUT`, one row per message).
+    CopyData { data: Bytes },
     /// `c`: end of COPY OUT data.
     CopyDone,
     /// `G`: the server waits for COPY IN data.
@@ -109,7 +109,7 @@ fn decode(tag: u8, mut body: Bytes) -> Result<Message, PgError> {
         b'2' => Message::BindComplete,
         b'3' => Message::CloseComplete,
         b'C' => Message::CommandComplete { tag: cstr_bytes(&mut body)? },
-        b'd' => Message::CopyData,
+        b'd' => Message::CopyData { data: body },
         b'c' => Message::CopyDone,
         b'G' => Message::CopyInResponse,
         b'H' => Message::CopyOutResponse,

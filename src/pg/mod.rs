@@ -11,7 +11,8 @@
 //! use rasgi::pg::{Config, Pool};
 //! let pool = Pool::new(Config::from_url("postgres://app:secret@127.0.0.1/app")?);
 //! let rows = pool.fetch("SELECT * FROM mytable WHERE value > $1", &[&1.0]).await?;
-//! let body: Vec<serde_json::Value> = rows.iter().map(|r| r.to_json()).collect::<Result<_, _>>()?;
+//! let body = rasgi::pg::rows_to_json(&rows)?; // `[{"id":1,...}]`, columns in order
+//! # let _ = body;
 //! # Ok(()) }
 //! ```
 //!
@@ -19,20 +20,25 @@
 //!
 //! | file | concept | asyncpg |
 //! |---|---|---|
-//! | `config.rs` | [`Config`]: URL and `PG*` variables; the password never shown | `connect_utils` |
-//! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256) | `connect_utils`, `coreproto` |
+//! | `config.rs` | [`Config`]: URL and `PG*` variables, several hosts, [`TargetSessionAttrs`], [`SslMode`]; the password never shown | `connect_utils` |
+//! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256, -PLUS over TLS) | `connect_utils`, `coreproto` |
+//! | `tls.rs` | `sslmode`: SSLRequest, the certificate checks per mode, `tls-server-end-point` | `connect_utils._negotiate_ssl_connection` |
 //! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
-//! | `io.rs` | **the round trip**, a hand-written future over the read buffer | `protocol.pyx` waiters |
+//! | `io.rs` | **the round trip**, a hand-written future over the read buffer, and **the one router** of backend messages | `protocol.pyx` waiters |
 //! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
+//! | `frontend.rs` | the frontend encoder: Parse/Describe, Bind/Execute/Sync, byte-exact tests | `coreproto` |
+//! | `reply.rs` | the reply decoders: prepared, executed, simple-query results | `coreproto` |
+//! | `copy.rs` | [`CopyOut`], [`CopyIn`]: COPY out and in as streams, with backpressure | `copy_from_query`, `copy_records_to_table` |
 //! | `statement.rs` | prepared statements and their LRU cache | `_StatementCache` |
 //! | `types.rs` | [`Type`], [`ToSql`], [`FromSql`]: binary codecs of the common types | `codecs/` |
 //! | `numeric.rs`, `temporal.rs`, `array.rs` | [`Numeric`]; [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`]; arrays | `codecs/` |
-//! | `json.rs` | a value as `serde_json` (`dict(row)` made JSON-ready) | `jsonable_encoder` |
-//! | `row.rs` | [`Row`], [`Column`]: values by index or name, `to_json` | `Record` |
+//! | `json.rs` | a value as JSON text, faithful to what the server sent (`dict(row)` made JSON-ready) | `jsonable_encoder` |
+//! | `row.rs` | [`Row`], [`Column`]: values by index or name, `to_json`, [`rows_to_json`] | `Record` |
 //! | `error.rs` | [`PgError`], [`DbError`]: SQLSTATE and every server field | `exceptions` |
 //! | `transaction.rs` | [`Transaction`]: commit, rollback, savepoints, rollback on drop | `transaction.py` |
 //! | `pipeline.rs` | [`Pipeline`]: many queries, one write, one Sync each | `executemany` |
 //! | `cancel.rs` | query timeouts: CancelRequest on a new connection, then drain | `_cancel` |
+//! | `listen.rs` | [`Listener`]: LISTEN/NOTIFY as a stream on a dedicated connection that reconnects | `add_listener` |
 //! | `pool.rs` | [`Pool`]: size, FIFO waiters, acquire timeout, safe release | `pool.py` |
 //! | `shared.rs` | [`SharedConnection`]: one connection for many tasks, their queries pipelined as they arrive | (tokio-postgres's model) |
 //! | `cluster.rs` | [`cluster::Cluster`]: a throwaway PostgreSQL for the demo and tests | `asyncpg.cluster` |
@@ -42,29 +48,36 @@ mod cancel;
 pub mod cluster;
 mod config;
 mod conn;
+mod copy;
 mod error;
+mod frontend;
 mod io;
 mod json;
+mod listen;
 mod message;
 mod numeric;
 mod pipeline;
 mod pool;
+mod reply;
 mod row;
 mod shared;
 mod startup;
 mod statement;
 mod temporal;
+mod tls;
 mod transaction;
 mod types;
 
 pub use cancel::cancel_query;
-pub use config::Config;
+pub use config::{Config, SslMode, TargetSessionAttrs};
 pub use conn::{BackendKey, Connection, Notification, QueryResult, TransactionStatus};
+pub use copy::{CopyIn, CopyOut};
 pub use error::{DbError, Notice, PgError};
+pub use listen::Listener;
 pub use numeric::Numeric;
 pub use pipeline::Pipeline;
 pub use pool::{Pool, PoolBuilder, PoolStatus, PooledConnection};
-pub use row::{Column, ColumnIndex, Row};
+pub use row::{rows_to_json, Column, ColumnIndex, Row};
 pub use shared::SharedConnection;
 pub use temporal::{Date, Time, Timestamp, TimestampTz};
 pub use transaction::Transaction;

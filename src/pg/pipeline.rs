@@ -25,10 +25,12 @@
 
 use std::rc::Rc;
 
-use crate::pg::conn::{write_bind_execute, write_prepare, Connection, Executed, Prepared, QueryResult};
+use crate::pg::conn::{Connection, QueryResult};
 use crate::pg::error::{DbError, PgError};
+use crate::pg::frontend::{write_bind_execute, write_prepare};
 use crate::pg::io::Reply;
 use crate::pg::message::Message;
+use crate::pg::reply::{Executed, Prepared};
 use crate::pg::statement::Statement;
 use crate::pg::types::ToSql;
 
@@ -108,8 +110,7 @@ impl Connection {
                     // Always named here, cache or not: several statements must coexist.
                     let name = format!("rasgi_s{}", self.next_statement);
                     self.next_statement += 1;
-                    self.encode(|buf| write_prepare(buf, &name, sql))?;
-                    self.pending += 1;
+                    self.encode_request(|buf| write_prepare(buf, &name, sql))?;
                     to_prepare.push((statements.len(), name));
                     statements.push((sql, Err(DbError::default())));
                 }
@@ -135,9 +136,8 @@ impl Connection {
         for &(sql, params) in &pipeline.queries {
             let statement = statements.iter().find(|(s, _)| *s == sql).map(|(_, st)| st);
             match statement {
-                Some(Ok(statement)) => match self.encode(|buf| write_bind_execute(buf, statement, params, 0)) {
+                Some(Ok(statement)) => match self.encode_request(|buf| write_bind_execute(buf, statement, params, 0)) {
                     Ok(()) => {
-                        self.pending += 1;
                         parts.push(Executed::new(statement.columns.clone(), true));
                         results.push(None);
                     }

@@ -56,7 +56,8 @@ use crate::pg::cancel::cancel_bounded;
 use crate::pg::config::Config;
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
-use crate::pg::message::{parse_message, Message};
+use crate::pg::io::Reply;
+use crate::pg::message::Message;
 use crate::pg::row::Row;
 use crate::pg::types::{FromSql, ToSql};
 
@@ -210,6 +211,12 @@ impl Pool {
         self.acquire().await?.fetch_value(sql, params).await
     }
 
+    /// The settings its connections are opened with (for a dedicated connection to the same
+    /// database, such as a [`crate::pg::Listener`]).
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
     /// The pool's counters.
     pub fn status(&self) -> PoolStatus {
         let shared = &self.shared;
@@ -349,42 +356,52 @@ impl Connection {
     /// blocking. False when the server has gone (FATAL error, end of stream) or anything else
     /// makes the connection unfit for reuse.
     pub(crate) async fn check_alive(&mut self) -> bool {
-        if self.broken.is_some() || !self.is_idle() {
+        if self.is_closed() || !self.is_idle() {
             return false;
         }
         poll_fn(|cx| Poll::Ready(self.poll_alive(cx))).await
     }
 
     fn poll_alive(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut idle = IdleReply::default();
         loop {
-            let mut needed = 0;
-            let message = match parse_message(&mut self.read_buf, &mut needed) {
-                Ok(Some(message)) => message,
-                Ok(None) => match self.poll_fill(cx, needed) {
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(_)) => return false,
-                    // Nothing more to read: alive. (The waker just registered may cause one
-                    // spurious wake-up of this task later, which every future tolerates.)
-                    Poll::Pending => return true,
-                },
-                Err(e) => {
-                    self.fail(e);
-                    return false;
-                }
+            let message = match self.poll_message(cx) {
+                Poll::Ready(Ok(message)) => message,
+                // End of stream, an I/O error, a malformed message: `poll_message` has
+                // already marked the connection broken.
+                Poll::Ready(Err(_)) => return false,
+                // Nothing more to read: alive. (The waker just registered may cause one
+                // spurious wake-up of this task later, which every future tolerates.)
+                Poll::Pending => return true,
             };
-            match message {
-                Message::ErrorResponse { body } => {
-                    let error = DbError::parse(&body).unwrap_or_default();
-                    self.fail(PgError::Closed(format!("the server ended the session: {error}")));
-                    return false;
-                }
-                other => {
-                    if self.handle_asynchronous(other).is_some() {
-                        self.fail(PgError::protocol("a reply arrived on an idle connection"));
-                        return false;
-                    }
-                }
+            // Through the one router: notices and parameter changes are absorbed as in any
+            // request; anything that belongs to a request is a violation on an idle connection.
+            if let Err(e) = self.route(message, &mut idle) {
+                self.fail(e);
+                return false;
+            }
+            if let Some(error) = idle.error.take() {
+                self.fail(PgError::Closed(format!("the server ended the session: {error}")));
+                return false;
             }
         }
+    }
+}
+
+/// The "request" of an idle connection: nothing is owed, so a request's message is a
+/// protocol violation, and an error can only be the server ending the session (FATAL).
+#[derive(Default)]
+struct IdleReply {
+    /// The error the server sent, if any.
+    error: Option<DbError>,
+}
+
+impl Reply for IdleReply {
+    fn message(&mut self, _: Message) -> Result<(), PgError> {
+        Err(PgError::protocol("a reply arrived on an idle connection"))
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error = Some(error);
     }
 }

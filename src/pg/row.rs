@@ -12,7 +12,8 @@ use std::fmt;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::pg::error::PgError;
 use crate::pg::message::{cstr_string, get_i16, get_i32};
@@ -159,14 +160,38 @@ impl Row {
         Ok(self.raw(index)?.is_none())
     }
 
-    /// The row as a JSON object, column name → value — `dict(row)` made JSON-ready. See
-    /// `json.rs` for how each type converts. With duplicate column names the last one wins.
-    pub fn to_json(&self) -> Result<serde_json::Value, PgError> {
-        let mut object = serde_json::Map::with_capacity(self.columns.len());
-        for (column, raw) in self.columns.iter().zip(self.values()) {
-            object.insert(column.name.clone(), column_json(column, raw)?);
+    /// The row as a JSON object, column name → value, in column order — `dict(row)` made
+    /// JSON-ready. The text is built by hand (see `json.rs` for each type), so json/jsonb
+    /// values arrive exactly as the server sent them, numbers keep every digit, and keys stay
+    /// in column order; a `Box<RawValue>` is written verbatim wherever serde_json serializes
+    /// it. Duplicate column names give duplicate keys, as `row_to_json` does. An error names
+    /// the column, its type and the reason.
+    pub fn to_json(&self) -> Result<Box<RawValue>, PgError> {
+        let mut out = String::with_capacity(self.body.len() * 2 + 16);
+        self.write_json(&mut out)?;
+        raw_json(out)
+    }
+
+    /// Appends the row's JSON object (see [`Row::to_json`]) to `out`.
+    fn write_json(&self, out: &mut String) -> Result<(), PgError> {
+        out.push('{');
+        for (i, (column, raw)) in self.columns.iter().zip(self.values()).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            crate::pg::json::write_string(out, &column.name);
+            out.push(':');
+            match raw {
+                None => out.push_str("null"),
+                Some(raw) => {
+                    crate::pg::json::write_value(out, column.pg_type, column.format, raw).map_err(|reason| {
+                        PgError::Decode { column: column.name.clone(), pg_type: column.pg_type.name(), reason }
+                    })?
+                }
+            }
         }
-        Ok(serde_json::Value::Object(object))
+        out.push('}');
+        Ok(())
     }
 
     fn position(&self, index: &impl ColumnIndex) -> Result<usize, PgError> {
@@ -201,16 +226,26 @@ impl Row {
     }
 }
 
-/// Decodes one value to JSON, naming the column on failure.
-fn column_json(column: &Column, raw: Option<&[u8]>) -> Result<serde_json::Value, PgError> {
-    match raw {
-        None => Ok(serde_json::Value::Null),
-        Some(raw) => crate::pg::json::to_json(column.pg_type, column.format, raw).map_err(|reason| PgError::Decode {
-            column: column.name.clone(),
-            pg_type: column.pg_type.name(),
-            reason,
-        }),
+/// Many rows as one JSON array of objects (see [`Row::to_json`]): the seed's
+/// `[dict(row) for row in rows]`, ready to be a response body.
+pub fn rows_to_json(rows: &[Row]) -> Result<Box<RawValue>, PgError> {
+    let mut out = String::with_capacity(rows.iter().map(|r| r.body.len() * 2 + 16).sum::<usize>() + 2);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        row.write_json(&mut out)?;
     }
+    out.push(']');
+    raw_json(out)
+}
+
+/// Wraps finished JSON text. serde_json scans it once more (an iterative scan with no depth
+/// limit and no number ranges, so nothing PostgreSQL accepts is refused); a failure would mean
+/// the server sent a json value that is not JSON.
+fn raw_json(text: String) -> Result<Box<RawValue>, PgError> {
+    RawValue::from_string(text).map_err(|e| PgError::protocol(format!("the server sent JSON that does not parse: {e}")))
 }
 
 /// One step of a walk over a DataRow body.
@@ -260,27 +295,20 @@ impl Iterator for Walk<'_> {
     }
 }
 
+/// `Row {"id":1,"name":"a"}`: the row's JSON, or the reason it has none.
 impl fmt::Debug for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut map = f.debug_map();
-        for (column, raw) in self.columns.iter().zip(self.values()) {
-            match column_json(column, raw) {
-                Ok(value) => map.entry(&column.name, &value),
-                Err(_) => map.entry(&column.name, &"<undecodable>"),
-            };
+        match self.to_json() {
+            Ok(json) => write!(f, "Row {}", json.get()),
+            Err(e) => write!(f, "Row <{e}>"),
         }
-        map.finish()
     }
 }
 
-/// Rows serialize as JSON objects, so a handler can return `Vec<Row>` as a body directly.
+/// Rows serialize as their [`Row::to_json`] object, so a handler can return `Vec<Row>` as a
+/// body directly; serde_json writes the text verbatim, in column order.
 impl Serialize for Row {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
-        for (column, raw) in self.columns.iter().zip(self.values()) {
-            let value = column_json(column, raw).map_err(serde::ser::Error::custom)?;
-            map.serialize_entry(&column.name, &value)?;
-        }
-        map.end()
+        self.to_json().map_err(serde::ser::Error::custom)?.serialize(serializer)
     }
 }

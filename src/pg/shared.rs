@@ -27,11 +27,12 @@ use std::task::{Context, Poll};
 
 use rasgi_executor::sync::{mpsc, oneshot};
 
-use crate::pg::conn::{write_bind_execute, Connection, Executed, QueryResult, TransactionStatus};
-use crate::pg::error::{DbError, PgError};
-use crate::pg::io::Reply;
-use crate::pg::message::Message;
+use crate::pg::conn::{Connection, QueryResult};
+use crate::pg::error::PgError;
+use crate::pg::frontend::write_bind_execute;
+use crate::pg::io::Routed;
 use crate::pg::pipeline::Pipeline;
+use crate::pg::reply::Executed;
 use crate::pg::types::ToSql;
 
 /// Queries waiting for the driver; beyond this, `query` waits (backpressure).
@@ -89,7 +90,9 @@ impl SharedConnection {
 
 /// A query whose Bind/Execute/Sync went out, with its reply being collected.
 struct InFlight {
+    /// The query, and where its result goes.
     job: Job,
+    /// Its reply so far.
     reply: Executed,
 }
 
@@ -103,127 +106,140 @@ enum Stop {
     Failed(PgError),
 }
 
-/// The driver task.
-async fn drive(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-    loop {
-        let mut unprepared: Option<Job> = None;
-        let mut finished = false;
-        let stop = poll_fn(|cx| step(&mut conn, &mut queue, &mut in_flight, &mut unprepared, &mut finished, cx)).await;
-        match stop {
-            Stop::Prepare(job) => {
-                // Nothing is in flight now; the classic path prepares, caches and runs.
-                let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
-                let mut single = Pipeline::new();
-                single.push(&job.sql, &params);
-                let result = conn.pipeline(&single).await;
-                drop(single);
-                drop(params);
-                match result {
-                    Ok(mut results) => {
-                        let _ = job.reply.send(results.pop().unwrap_or_else(|| Err(PgError::protocol("no result"))));
-                    }
-                    Err(e) => {
-                        let _ = job.reply.send(Err(e));
-                        fail_all(&mut in_flight, &mut queue);
-                        return;
-                    }
-                }
-            }
-            Stop::Finished => return,
-            Stop::Failed(e) => {
-                if let Some(first) = in_flight.pop_front() {
-                    let _ = first.job.reply.send(Err(e));
-                }
-                fail_all(&mut in_flight, &mut queue);
-                return;
-            }
-        }
-    }
+/// The driver task's state: the connection and the queries around it. One struct, so the
+/// step function reads as the three phases of the module docs instead of a six-argument call.
+struct Driver {
+    /// The connection; only the driver touches it.
+    conn: Connection,
+    /// Queries not yet taken from the handles.
+    queue: mpsc::Receiver<Job>,
+    /// Queries written and not yet answered, oldest first: the order replies come back in.
+    in_flight: VecDeque<InFlight>,
+    /// A query whose statement must be prepared first; while it is set, nothing behind it
+    /// is taken from the queue, so replies stay in queue order.
+    unprepared: Option<Job>,
+    /// True once every handle is gone and the queue is empty.
+    finished: bool,
 }
 
-/// One poll of the driver: take new queries and write them, flush, read replies.
-fn step(
-    conn: &mut Connection,
-    queue: &mut mpsc::Receiver<Job>,
-    in_flight: &mut VecDeque<InFlight>,
-    unprepared: &mut Option<Job>,
-    finished: &mut bool,
-    cx: &mut Context<'_>,
-) -> Poll<Stop> {
-    // 1. Encode every query that has arrived (unless one waits to be prepared: then the
-    //    queries behind it wait too, to keep replies in order of the queue).
-    while unprepared.is_none() && !*finished {
-        match queue.poll_recv(cx) {
-            Poll::Ready(Some(job)) => match conn.cache.get(&job.sql) {
-                Some(statement) => {
+/// The driver task.
+async fn drive(conn: Connection, queue: mpsc::Receiver<Job>) {
+    let driver = Driver { conn, queue, in_flight: VecDeque::new(), unprepared: None, finished: false };
+    driver.run().await;
+}
+
+impl Driver {
+    async fn run(mut self) {
+        loop {
+            match poll_fn(|cx| self.poll_step(cx)).await {
+                Stop::Prepare(job) => {
+                    // Nothing is in flight now; the classic path prepares, caches and runs.
                     let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
-                    match conn.encode(|buf| write_bind_execute(buf, &statement, &params, 0)) {
-                        Ok(()) => {
-                            conn.pending += 1;
-                            let reply = Executed::new(statement.columns.clone(), true);
-                            in_flight.push_back(InFlight { job, reply });
+                    let mut single = Pipeline::new();
+                    single.push(&job.sql, &params);
+                    let result = self.conn.pipeline(&single).await;
+                    drop(single);
+                    drop(params);
+                    match result {
+                        Ok(mut results) => {
+                            let _ =
+                                job.reply.send(results.pop().unwrap_or_else(|| Err(PgError::protocol("no result"))));
                         }
-                        // A parameter that cannot be encoded fails its own query only;
-                        // nothing of it was written.
-                        Err(e) => drop(job.reply.send(Err(e))),
+                        Err(e) => {
+                            let _ = job.reply.send(Err(e));
+                            self.fail_all();
+                            return;
+                        }
                     }
                 }
-                None => *unprepared = Some(job),
-            },
-            Poll::Ready(None) => *finished = true,
-            Poll::Pending => break,
-        }
-    }
-    // 2. Send what was encoded. A full socket is fine: reading below keeps the server
-    //    from blocking on its own replies, and writability will wake us.
-    if !conn.write_buf.is_empty() {
-        if let Poll::Ready(Err(e)) = conn.poll_flush(cx) {
-            return Poll::Ready(Stop::Failed(e));
-        }
-    }
-    // 3. Route replies to the oldest query in flight.
-    while let Some(front) = in_flight.front_mut() {
-        let message = match conn.poll_message(cx) {
-            Poll::Ready(Ok(message)) => message,
-            Poll::Ready(Err(e)) => return Poll::Ready(Stop::Failed(e)),
-            Poll::Pending => break,
-        };
-        match message {
-            Message::ReadyForQuery { status } => {
-                conn.pending = conn.pending.saturating_sub(1);
-                match TransactionStatus::from_byte(status) {
-                    Ok(status) => conn.tx_status = status,
-                    Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
-                }
-                if let Some(done) = in_flight.pop_front() {
-                    finish(conn, done);
+                Stop::Finished => return,
+                Stop::Failed(e) => {
+                    if let Some(first) = self.in_flight.pop_front() {
+                        let _ = first.job.reply.send(Err(e));
+                    }
+                    self.fail_all();
+                    return;
                 }
             }
-            Message::ErrorResponse { body } => match DbError::parse(&body) {
-                Ok(error) => front.reply.error(error),
+        }
+    }
+
+    /// One poll of the driver: take new queries and write them, flush, read replies.
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
+        let conn = &mut self.conn;
+        // 1. Encode every query that has arrived (unless one waits to be prepared: then the
+        //    queries behind it wait too, to keep replies in order of the queue).
+        while self.unprepared.is_none() && !self.finished {
+            match self.queue.poll_recv(cx) {
+                Poll::Ready(Some(job)) => match conn.cache.get(&job.sql) {
+                    Some(statement) => {
+                        let params: Vec<&dyn ToSql> = job.params.iter().map(|p| &**p).collect();
+                        match conn.encode_request(|buf| write_bind_execute(buf, &statement, &params, 0)) {
+                            Ok(()) => {
+                                let reply = Executed::new(statement.columns.clone(), true);
+                                self.in_flight.push_back(InFlight { job, reply });
+                            }
+                            // A parameter that cannot be encoded fails its own query only;
+                            // nothing of it was written.
+                            Err(e) => drop(job.reply.send(Err(e))),
+                        }
+                    }
+                    None => self.unprepared = Some(job),
+                },
+                Poll::Ready(None) => self.finished = true,
+                Poll::Pending => break,
+            }
+        }
+        // 2. Send what was encoded. A full socket is fine: reading below keeps the server
+        //    from blocking on its own replies, and writability will wake us.
+        if conn.has_unsent() {
+            if let Poll::Ready(Err(e)) = conn.poll_flush(cx) {
+                return Poll::Ready(Stop::Failed(e));
+            }
+        }
+        // 3. Route replies to the oldest query in flight, through the connection's one router.
+        while let Some(front) = self.in_flight.front_mut() {
+            let message = match conn.poll_message(cx) {
+                Poll::Ready(Ok(message)) => message,
+                Poll::Ready(Err(e)) => return Poll::Ready(Stop::Failed(conn.explain_hangup(e))),
+                Poll::Pending => break,
+            };
+            match conn.route(message, &mut front.reply) {
+                Ok(Routed::Ready) => {
+                    if let Some(done) = self.in_flight.pop_front() {
+                        finish(conn, done);
+                    }
+                }
+                Ok(Routed::Flush) => {
+                    if let Poll::Ready(Err(e)) = conn.poll_flush(cx) {
+                        return Poll::Ready(Stop::Failed(e));
+                    }
+                }
+                Ok(Routed::Handled | Routed::CopyIn) => {}
                 Err(e) => return Poll::Ready(Stop::Failed(conn.fail(e))),
-            },
-            // Closes of evicted statements ride along; their answers need no one.
-            Message::CloseComplete => {}
-            other => {
-                if let Some(other) = conn.handle_asynchronous(other) {
-                    if let Err(e) = front.reply.message(other) {
-                        return Poll::Ready(Stop::Failed(conn.fail(e)));
-                    }
-                }
             }
         }
-    }
-    if in_flight.is_empty() && conn.write_buf.is_empty() {
-        if let Some(job) = unprepared.take() {
-            return Poll::Ready(Stop::Prepare(job));
+        if self.in_flight.is_empty() && !conn.has_unsent() {
+            if let Some(job) = self.unprepared.take() {
+                return Poll::Ready(Stop::Prepare(job));
+            }
+            if self.finished {
+                return Poll::Ready(Stop::Finished);
+            }
         }
-        if *finished {
-            return Poll::Ready(Stop::Finished);
+        Poll::Pending
+    }
+
+    /// After the connection failed: every query in flight or queued learns it.
+    fn fail_all(&mut self) {
+        for lost in self.in_flight.drain(..) {
+            let _ = lost.job.reply.send(Err(closed()));
+        }
+        self.queue.close();
+        while let Some(job) = self.queue.try_recv() {
+            let _ = job.reply.send(Err(closed()));
         }
     }
-    Poll::Pending
 }
 
 /// Hands a completed query its result.
@@ -239,17 +255,6 @@ fn finish(conn: &mut Connection, done: InFlight) {
         }
     };
     let _ = done.job.reply.send(result);
-}
-
-/// After the connection failed: every query in flight or queued learns it.
-fn fail_all(in_flight: &mut VecDeque<InFlight>, queue: &mut mpsc::Receiver<Job>) {
-    for lost in in_flight.drain(..) {
-        let _ = lost.job.reply.send(Err(closed()));
-    }
-    queue.close();
-    while let Some(job) = queue.try_recv() {
-        let _ = job.reply.send(Err(closed()));
-    }
 }
 
 fn closed() -> PgError {

@@ -54,6 +54,71 @@ const KNOWN: &[(u32, &str, u32)] = &[
     (3802, "jsonb", 3807),
 ];
 
+/// Built-in types rasgi reads in the text format (no binary decoder): (oid, name, oid of the
+/// array type). Knowing their array OIDs lets an `interval[]` or `inet[]` column become a JSON
+/// array of strings instead of one string of array syntax. Types created by `CREATE TYPE`
+/// (enums, composites, domains' arrays) have OIDs that differ per database and stay strings.
+const TEXT_ONLY: &[(u32, &str, u32)] = &[
+    (22, "int2vector", 1006),
+    (24, "regproc", 1008),
+    (27, "tid", 1010),
+    (28, "xid", 1011),
+    (29, "cid", 1012),
+    (30, "oidvector", 1013),
+    (142, "xml", 143),
+    (600, "point", 1017),
+    (601, "lseg", 1018),
+    (602, "path", 1019),
+    (603, "box", 1020),
+    (604, "polygon", 1027),
+    (628, "line", 629),
+    (650, "cidr", 651),
+    (718, "circle", 719),
+    (774, "macaddr8", 775),
+    (790, "money", 791),
+    (829, "macaddr", 1040),
+    (869, "inet", 1041),
+    (1033, "aclitem", 1034),
+    (1186, "interval", 1187),
+    (1266, "timetz", 1270),
+    (1560, "bit", 1561),
+    (1562, "varbit", 1563),
+    (1790, "refcursor", 2201),
+    (2202, "regprocedure", 2207),
+    (2203, "regoper", 2208),
+    (2204, "regoperator", 2209),
+    (2205, "regclass", 2210),
+    (2206, "regtype", 2211),
+    (2970, "txid_snapshot", 2949),
+    (3220, "pg_lsn", 3221),
+    (3614, "tsvector", 3643),
+    (3615, "tsquery", 3645),
+    (3734, "regconfig", 3735),
+    (3769, "regdictionary", 3770),
+    (3904, "int4range", 3905),
+    (3906, "numrange", 3907),
+    (3908, "tsrange", 3909),
+    (3910, "tstzrange", 3911),
+    (3912, "daterange", 3913),
+    (3926, "int8range", 3927),
+    (4072, "jsonpath", 4073),
+    (4089, "regnamespace", 4090),
+    (4096, "regrole", 4097),
+    (4191, "regcollation", 4192),
+    (4451, "int4multirange", 6150),
+    (4532, "nummultirange", 6151),
+    (4533, "tsmultirange", 6152),
+    (4534, "tstzmultirange", 6153),
+    (4535, "datemultirange", 6155),
+    (4536, "int8multirange", 6157),
+    (5069, "xid8", 271),
+];
+
+/// Every type rasgi can name: the binary ones, then the text-only ones.
+fn all_types() -> impl Iterator<Item = &'static (u32, &'static str, u32)> {
+    KNOWN.iter().chain(TEXT_ONLY)
+}
+
 #[allow(missing_docs)] // the constant names are the PostgreSQL type names
 impl Type {
     pub const BOOL: Type = Type(16);
@@ -68,6 +133,7 @@ impl Type {
     pub const JSON: Type = Type(114);
     pub const FLOAT4: Type = Type(700);
     pub const FLOAT8: Type = Type(701);
+    pub const BOX: Type = Type(603);
     pub const UNKNOWN: Type = Type(705);
     pub const BPCHAR: Type = Type(1042);
     pub const VARCHAR: Type = Type(1043);
@@ -86,19 +152,20 @@ impl Type {
         self.0
     }
 
-    /// The element type, if this is the array type of a known type (`int4[]` → `int4`).
+    /// The element type, if this is the array type of a built-in type (`int4[]` → `int4`,
+    /// `interval[]` → `interval`).
     pub fn element(self) -> Option<Type> {
-        KNOWN.iter().find(|k| k.2 == self.0).map(|k| Type(k.0))
+        all_types().find(|k| k.2 == self.0).map(|k| Type(k.0))
     }
 
-    /// The array type of a known type (`int4` → `int4[]`).
+    /// The array type of a built-in type (`int4` → `int4[]`).
     pub fn array(self) -> Option<Type> {
-        KNOWN.iter().find(|k| k.0 == self.0).map(|k| Type(k.2))
+        all_types().find(|k| k.0 == self.0).map(|k| Type(k.2))
     }
 
-    /// The type's name, `int4[]` for arrays, `oid 869` for types rasgi does not know.
+    /// The type's name, `int4[]` for arrays, `oid 16385` for types rasgi does not know.
     pub fn name(self) -> String {
-        if let Some(k) = KNOWN.iter().find(|k| k.0 == self.0) {
+        if let Some(k) = all_types().find(|k| k.0 == self.0) {
             return k.1.to_string();
         }
         match self.element() {
@@ -139,7 +206,7 @@ pub enum Format {
 /// (and array of a type) it can decode, text for the rest. See the module docs.
 pub fn result_format(ty: Type) -> Format {
     let known = |t: Type| KNOWN.iter().any(|k| k.0 == t.0);
-    if known(ty) || ty.element().is_some() {
+    if known(ty) || ty.element().is_some_and(known) {
         Format::Binary
     } else {
         Format::Text
@@ -588,7 +655,7 @@ impl ToSql for serde_json::Value {
 impl FromSql<'_> for serde_json::Value {
     /// Any column as JSON: the same conversion as `Row::to_json` uses for each value.
     fn from_sql(ty: Type, format: Format, raw: &[u8]) -> Result<serde_json::Value, String> {
-        crate::pg::json::to_json(ty, format, raw)
+        crate::pg::json::to_value(ty, format, raw)
     }
 
     fn from_null(_: Type) -> Result<serde_json::Value, String> {
@@ -677,6 +744,9 @@ mod tests {
         assert_eq!(result_format(Type::INT4), Format::Binary);
         assert_eq!(result_format(Type(1007)), Format::Binary);
         assert_eq!(result_format(Type(1186)), Format::Text); // interval
+        assert_eq!(result_format(Type(1187)), Format::Text); // interval[]
+        assert_eq!(Type(1187).element(), Some(Type(1186)));
+        assert_eq!(Type(1041).name(), "inet[]");
         assert_eq!(Type(1007).name(), "int4[]");
     }
 }

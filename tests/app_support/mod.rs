@@ -160,15 +160,24 @@ impl Demo {
     }
 
     /// Sends SIGINT and returns the exit status.
-    pub fn interrupt(mut self) -> std::process::ExitStatus {
+    pub fn interrupt(self) -> std::process::ExitStatus {
+        self.stop_with(libc::SIGINT)
+    }
+
+    /// Sends SIGTERM (what a deploy tool sends) and returns the exit status.
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    fn stop_with(mut self, signal: libc::c_int) -> std::process::ExitStatus {
         // SAFETY: kill() with the pid of our own child and a valid signal number.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "the demo did not exit after SIGINT");
+            assert!(std::time::Instant::now() < deadline, "the demo did not exit after signal {signal}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -8,6 +8,10 @@
 - rows:           SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g,
                   every value of every row read into a Python object, repeated for --duration
                   seconds; reported as rows per second.
+- copy_out:       (only with --only) the same rows through copy_from_query, every chunk
+                  received; rows per second.
+- copy_in:        (only with --only) 100,000 records (n, 'row-n', n / 7) through
+                  copy_records_to_table into an unlogged table, truncated between rounds.
 
 Each measurement prints one JSON line, the format shared with the Rust binaries:
     {"bench": "pg", "impl": "asyncpg", "measure": "rows", "value": ..., "unit": "rows/s", ...}
@@ -92,6 +96,43 @@ async def rows(url, duration):
         await conn.close()
 
 
+async def copy_out(url, duration):
+    conn = await asyncpg.connect(url)
+    try:
+        received = 0
+        start = time.perf_counter()
+
+        async def sink(chunk):
+            pass
+
+        while True:
+            status = await conn.copy_from_query(ROWS_QUERY, output=sink)
+            received += int(status.split()[-1])
+            if time.perf_counter() - start >= duration:
+                break
+        return received, time.perf_counter() - start
+    finally:
+        await conn.close()
+
+
+async def copy_in(url, duration):
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE UNLOGGED TABLE IF NOT EXISTS copy_bench (n int, label text, ratio float8)")
+        records = [(n, f"row-{n}", n / 7) for n in range(1, 100001)]
+        stored = 0
+        start = time.perf_counter()
+        while True:
+            await conn.execute("TRUNCATE copy_bench")
+            status = await conn.copy_records_to_table("copy_bench", records=records, columns=["n", "label", "ratio"])
+            stored += int(status.split()[-1])
+            if time.perf_counter() - start >= duration:
+                break
+        return stored, time.perf_counter() - start
+    finally:
+        await conn.close()
+
+
 async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
@@ -109,6 +150,12 @@ async def main():
             emit(measure, ops, seconds, "ops/s")
         elif measure == "rows":
             ops, seconds = await rows(args.database_url, args.duration)
+            emit(measure, ops, seconds, "rows/s")
+        elif measure == "copy_out":
+            ops, seconds = await copy_out(args.database_url, args.duration)
+            emit(measure, ops, seconds, "rows/s")
+        elif measure == "copy_in":
+            ops, seconds = await copy_in(args.database_url, args.duration)
             emit(measure, ops, seconds, "rows/s")
         else:
             sys.exit(f"pg_bench.py: unknown measurement {measure}")

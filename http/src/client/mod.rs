@@ -39,11 +39,13 @@
 //! | `request.rs` | [`RequestBuilder`]: the request head, the exchange, the safe retry, redirects |
 //! | `response.rs` | [`Response`]: the response head and the body API |
 //! | `body.rs` | body framing: Content-Length, chunked, close-delimited; TLS truncation |
+//! | `decode.rs` | `Content-Encoding`: gzip and deflate bodies decoded as they stream |
 //! | `headers.rs` | [`Headers`] |
 //! | `error.rs` | [`Error`]: which step failed |
 
 mod body;
 mod connect;
+mod decode;
 mod error;
 mod headers;
 mod pool;
@@ -96,6 +98,8 @@ struct ClientInner {
     timeouts: Timeouts,
     /// Default redirect limit (0: do not follow).
     max_redirects: usize,
+    /// Requests say `Accept-Encoding: gzip, deflate` and bodies are decoded.
+    decompress: bool,
 }
 
 impl Client {
@@ -175,6 +179,8 @@ pub struct ClientBuilder {
     max_redirects: usize,
     /// Whether `SSL_CERT_FILE` is read.
     trust_env: bool,
+    /// Whether bodies are asked for compressed and decoded.
+    decompress: bool,
 }
 
 impl Default for ClientBuilder {
@@ -186,6 +192,7 @@ impl Default for ClientBuilder {
             ca_files: Vec::new(),
             max_redirects: 0,
             trust_env: true,
+            decompress: true,
         }
     }
 }
@@ -228,6 +235,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to send `Accept-Encoding: gzip, deflate` and decode `gzip` and `deflate`
+    /// bodies as they stream (default true, as httpx does). Off, no `Accept-Encoding` is
+    /// sent and bodies are returned as they arrive.
+    pub fn decompress(mut self, decompress: bool) -> Self {
+        self.decompress = decompress;
+        self
+    }
+
     /// Loads the CA bundles and creates the client.
     pub fn build(self) -> Result<Client, Error> {
         let mut roots: Vec<Certificate> = Vec::new();
@@ -250,6 +265,7 @@ impl ClientBuilder {
                 pool: Pool::new(self.limits),
                 timeouts: self.timeouts,
                 max_redirects: self.max_redirects,
+                decompress: self.decompress,
             }),
         })
     }

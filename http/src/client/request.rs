@@ -127,7 +127,9 @@ impl RequestBuilder {
             return Err(error);
         }
         let mut url = Url::parse(&self.url).map_err(|error| Error::Url { url: self.url.clone(), error })?;
-        let mut request = Prepared { method: valid_method(&self.method)?, headers: self.headers, body: self.body };
+        let decompress = self.client.inner.decompress;
+        let mut request =
+            Prepared { method: valid_method(&self.method)?, headers: self.headers, body: self.body, decompress };
         check_headers(&request.headers)?;
         let mut clock = Clock::start(self.timeouts, url.origin());
         let mut redirects = 0;
@@ -135,7 +137,7 @@ impl RequestBuilder {
             let response = send_once(&self.client, &url, &request, &clock).await?;
             let location = match response.header("location") {
                 Some(location) if self.max_redirects > 0 && is_redirect(response.status()) => location.to_string(),
-                _ => return Ok(response),
+                _ => return response.decoded(decompress),
             };
             if redirects == self.max_redirects {
                 return Err(Error::TooManyRedirects { limit: self.max_redirects, url: location });
@@ -160,6 +162,8 @@ struct Prepared {
     headers: Headers,
     /// The body, if any.
     body: Option<Vec<u8>>,
+    /// Ask for compressed bodies (the client decodes them).
+    decompress: bool,
 }
 
 impl Prepared {
@@ -199,6 +203,9 @@ impl Prepared {
         }
         if !self.headers.contains("accept") {
             field(out, "accept", b"*/*");
+        }
+        if self.decompress && !self.headers.contains("accept-encoding") {
+            field(out, "accept-encoding", b"gzip, deflate");
         }
         // A body always gets a length. So does a POST/PUT/PATCH without one: some servers
         // answer 411 Length Required to a bodiless POST that does not say so.

@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use serde::de::DeserializeOwned;
 
 use super::body::{Body, Framing};
+use super::decode::{self, ContentDecoder, Plan};
 use super::error::Error;
 use super::headers::Headers;
 use super::pool::Checkout;
@@ -155,12 +156,56 @@ pub struct Response {
     url: Url,
     /// The body still to be read and its connection.
     body: Body,
+    /// Decodes the body's `Content-Encoding`; `None` passes it through as it arrives.
+    decoder: Option<Box<ContentDecoder>>,
 }
 
 impl Response {
     pub(crate) fn new(head: ResponseHead, checkout: Checkout, url: Url, clock: Clock) -> Response {
         let ResponseHead { status, reason, version, headers, framing, keep_alive } = head;
-        Response { status, reason, version, headers, url, body: Body::new(framing, checkout, keep_alive, clock) }
+        let body = Body::new(framing, checkout, keep_alive, clock);
+        Response { status, reason, version, headers, url, body, decoder: None }
+    }
+
+    /// The response with its body decoded per `Content-Encoding` (when `decompress`); an
+    /// error names a coding the client cannot decode.
+    pub(crate) fn decoded(mut self, decompress: bool) -> Result<Response, Error> {
+        if !decompress {
+            return Ok(self);
+        }
+        match decode::plan(self.headers.get_all("content-encoding")) {
+            Plan::Identity => {}
+            Plan::Decode(decoder) => self.decoder = Some(decoder),
+            Plan::Unsupported(coding) => {
+                return Err(Error::Protocol {
+                    origin: self.url.origin().to_string(),
+                    reason: format!(
+                        "the body has Content-Encoding {coding:?}, which this client cannot decode \
+                         (it decodes gzip and deflate)"
+                    ),
+                })
+            }
+        }
+        Ok(self)
+    }
+
+    /// Appends the next decoded piece of the body to `out`; `Ok(false)` at the end.
+    async fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let Some(decoder) = self.decoder.as_mut() else { return self.body.next(out).await };
+        let start = out.len();
+        let mut coded = Vec::new();
+        loop {
+            coded.clear();
+            let more = self.body.next(&mut coded).await?;
+            let result = if more { decoder.decode(&coded, out) } else { decoder.finish(out) };
+            if let Err(e) = result {
+                let reason = format!("the {} body could not be decoded: {e}", decoder.name);
+                return Err(Error::Protocol { origin: self.url.origin().to_string(), reason });
+            }
+            if !more || out.len() > start {
+                return Ok(out.len() > start || more);
+            }
+        }
     }
 
     /// The status code.
@@ -210,13 +255,13 @@ impl Response {
     /// what one read from the socket delivered.
     pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let mut piece = Vec::new();
-        Ok(if self.body.next(&mut piece).await? { Some(piece) } else { None })
+        Ok(if self.next(&mut piece).await? { Some(piece) } else { None })
     }
 
     /// The whole body.
     pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
-        while self.body.next(&mut all).await? {}
+        while self.next(&mut all).await? {}
         Ok(all)
     }
 

@@ -41,13 +41,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rasgi_executor::reactor::net::TcpStream;
 use rasgi_executor::{log_error, log_info, log_warn, sleep_until, Sleep};
 
 use super::buffer::ReadBuf;
 use super::receive::BodyState;
 use super::respond::ResponseState;
 use super::shutdown::ConnectionGuard;
+use super::socket::{PeerName, Socket};
 use super::stall::StallTimer;
 use super::LoopContext;
 use crate::asgi::{App, HttpVersion, Scope};
@@ -77,7 +77,7 @@ const LINGER: Duration = Duration::from_secs(1);
 /// three can never trip over each other.
 pub(crate) struct Conn {
     /// The socket.
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Socket,
     /// Received bytes not yet parsed or delivered.
     pub(crate) rbuf: RefCell<ReadBuf>,
     /// Response bytes not yet written; `wpos` of them are already written.
@@ -92,8 +92,8 @@ pub(crate) struct Conn {
     pub(crate) disconnected: Cell<bool>,
     /// Largest request body accepted (413 beyond).
     pub(crate) max_body: u64,
-    /// The peer, for log lines.
-    pub(crate) peer: SocketAddr,
+    /// The peer, for log lines (`None` on a Unix-domain socket).
+    pub(crate) peer: Option<SocketAddr>,
     /// This connection's entry in the loop's registry; says when the server stops.
     pub(crate) guard: ConnectionGuard,
     /// Armed while the application waits for request body bytes (`--timeout-body`).
@@ -103,7 +103,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn new(stream: TcpStream, peer: SocketAddr, guard: ConnectionGuard, config: &super::Config) -> Conn {
+    fn new(stream: Socket, peer: Option<SocketAddr>, guard: ConnectionGuard, config: &super::Config) -> Conn {
         Conn {
             stream,
             rbuf: RefCell::new(ReadBuf::new(0, READ_CAP)),
@@ -154,7 +154,8 @@ impl Conn {
                     if stall.poll_stalled(cx, progressed).is_pending() {
                         return Poll::Pending;
                     }
-                    log_info!("{} - closing: the client read none of its response for {:?}", self.peer, stall.limit());
+                    let peer = PeerName(self.peer);
+                    log_info!("{peer} - closing: the client read none of its response for {:?}", stall.limit());
                     self.disconnected.set(true);
                     return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
                 }
@@ -222,24 +223,31 @@ enum Outcome {
 }
 
 /// Serves one connection until it closes. This is the task the accept loop spawns.
-pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: TcpStream, peer: SocketAddr) {
+pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Socket, peer: Option<SocketAddr>) {
     // The header clock of the first request starts now, not at its first byte: a client
     // that waits 9 s and then trickles must not get another full timeout.
     let accepted = Instant::now();
-    let server_addr = stream.local_addr().ok();
-    // Small responses are written in one piece already; Nagle would only delay them.
-    let _ = stream.set_nodelay(true);
+    let server_addr = stream.local_addr();
+    stream.set_nodelay();
     let conn = Conn::new(stream, peer, ctx.connections.add(), &ctx.config);
-    let mut scope = Scope::new(ctx.root_path.clone(), ctx.state.clone(), Some(peer), server_addr);
+    let mut scope = Scope::new(ctx.root_path.clone(), ctx.state.clone(), peer, server_addr);
     let mut idle_timer: Option<Sleep> = None;
     let mut clock_start = Some(accepted);
+    // Proxy headers are believed only from a trusted peer, which is known per connection.
+    let peer_is_proxy = ctx.config.proxy_headers
+        && match peer {
+            Some(addr) => ctx.config.forwarded_allow_ips.trusts(addr.ip()),
+            None => ctx.config.forwarded_allow_ips.trusts_unix_socket(),
+        };
+    // The scope is reused per request: one that took a proxy's word must be reset.
+    let mut scope_rewritten = false;
 
     loop {
         let info = match next_request(&ctx, &conn, &mut scope, clock_start.take(), &mut idle_timer).await {
             NextRequest::Request(info) => info,
             NextRequest::Close => break,
             NextRequest::Reject(reject) => {
-                log_info!("{peer} - malformed request: {} {}", reject.status, reject.reason);
+                log_info!("{} - malformed request: {} {}", PeerName(peer), reject.status, reject.reason);
                 let mut response = conn.response.borrow_mut();
                 // The error answers the refused request, not the one before it: reset the
                 // state, or a previous `HEAD` would strip this error's body and leave the
@@ -249,11 +257,23 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
                 break;
             }
         };
+        if peer_is_proxy && info.proxy_headers {
+            let forwarded = super::proxy::read(scope.headers(), &ctx.config.forwarded_allow_ips);
+            scope.client = forwarded.client.or(peer);
+            scope.scheme = forwarded.scheme.unwrap_or("http");
+            scope_rewritten = true;
+        } else if scope_rewritten {
+            (scope.client, scope.scheme) = (peer, "http");
+            scope_rewritten = false;
+        }
         // Only the access log needs the request's start time: no clock read otherwise.
         let started = ctx.config.access_log.then(Instant::now);
         conn.body.borrow_mut().start(&info);
         conn.response.borrow_mut().start(info.is_head, info.keep_alive, scope.http_version());
 
+        if super::websocket::wants_upgrade(&ctx.config, &scope) {
+            return super::websocket::serve(&ctx, &conn, &scope, peer).await;
+        }
         let over_limit = ctx.config.limit_concurrency.is_some_and(|limit| ctx.connections.open() > limit);
         if over_limit {
             conn.response.borrow_mut().write_error(&conn, 503, "server at its concurrency limit, try again");
@@ -263,7 +283,7 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Tc
 
         let (status, keep_alive) = conn.response.borrow().outcome();
         if let Some(started) = started {
-            log_access(peer, &scope, status, started);
+            log_access(PeerName(scope.client()), &scope, status, started);
         }
         if conn.disconnected.get() {
             return;
@@ -495,12 +515,13 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
     }
 }
 
-/// One access-log line, uvicorn's format plus the time taken.
-fn log_access(peer: SocketAddr, scope: &Scope, status: u16, started: Instant) {
+/// One access-log line, uvicorn's format plus the time taken. `client` is the scope's:
+/// behind a trusted proxy, the address the proxy reported.
+fn log_access(client: PeerName, scope: &Scope, status: u16, started: Instant) {
     let query = scope.query_string();
     let (sep, query) = if query.is_empty() { ("", "") } else { ("?", std::str::from_utf8(query).unwrap_or("")) };
     log_info!(
-        "{peer} - \"{} {}{sep}{query} HTTP/{}\" {status} {:.2}ms",
+        "{client} - \"{} {}{sep}{query} HTTP/{}\" {status} {:.2}ms",
         scope.method(),
         String::from_utf8_lossy(scope.raw_path()),
         scope.http_version().as_str(),

@@ -128,8 +128,10 @@ fn write_status_line(out: &mut Vec<u8>, version: HttpVersion, status: u16) {
         HttpVersion::Http10 => b"HTTP/1.0 ",
         HttpVersion::Http11 => b"HTTP/1.1 ",
     });
-    // Statuses are checked to be three digits when the application sends them.
-    write_decimal(out, u64::from(status));
+    // Statuses are checked to be three digits when the application sends them, so the
+    // digits are written directly.
+    let status = status.clamp(100, 999);
+    out.extend_from_slice(&[b'0' + (status / 100) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8]);
     out.push(b' ');
     out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");

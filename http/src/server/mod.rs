@@ -16,11 +16,14 @@ pub(crate) mod buffer;
 mod config;
 pub(crate) mod conn;
 mod encode;
+pub mod proxy;
 pub(crate) mod receive;
 pub(crate) mod respond;
 pub(crate) mod shutdown;
 mod signal;
+mod socket;
 mod stall;
+pub(crate) mod websocket;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -28,7 +31,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use rasgi_executor::reactor::net::{inherit_listener, ListenOptions, TcpListener};
+use rasgi_executor::reactor::net::{inherit_listener, ListenOptions, TcpListener, UnixListener};
 use rasgi_executor::{log_debug, log_error, log_info, log_warn, select, sleep, spawn_named, timeout, Builder};
 
 pub use config::{Config, USAGE};
@@ -38,6 +41,7 @@ pub use shutdown::ShutdownTrigger;
 use crate::asgi::{App, LifespanEvent, State};
 use crate::error::ServerError;
 use shutdown::Connections;
+use socket::Listener;
 
 /// What every connection task of one loop shares.
 pub(crate) struct LoopContext<A> {
@@ -60,12 +64,20 @@ pub struct ServerHandle {
     addr: SocketAddr,
     trigger: Arc<ShutdownTrigger>,
     workers: Vec<thread::JoinHandle<Result<(), ServerError>>>,
+    /// The Unix-domain socket's path (`--uds`), removed when the server has stopped.
+    uds: Option<std::path::PathBuf>,
 }
 
 impl ServerHandle {
-    /// The address the server listens on (with the real port if 0 was asked for).
+    /// The address the server listens on (with the real port if 0 was asked for); the
+    /// unspecified address `0.0.0.0:0` when it listens on a Unix-domain socket.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Unix-domain socket's path, with `--uds`.
+    pub fn unix_path(&self) -> Option<&std::path::Path> {
+        self.uds.as_deref()
     }
 
     /// Starts a graceful shutdown, as SIGTERM does.
@@ -82,6 +94,9 @@ impl ServerHandle {
             if result.is_ok() {
                 result = outcome;
             }
+        }
+        if let Some(path) = &self.uds {
+            let _ = std::fs::remove_file(path);
         }
         result
     }
@@ -111,15 +126,24 @@ where
     if config.handle_signals {
         signal::install(trigger.clone())?;
     }
-    // Where the socket comes from: inherited (`--fd`, or systemd's socket activation), or
-    // bound here from `--host`/`--port`.
-    let inherited = match config.fd {
-        Some(fd) => Some(adopt_fd(fd, "--fd")?),
-        None => socket_activation()?,
+    // Where the socket comes from: a Unix-domain socket (`--uds`), an inherited one
+    // (`--fd`, or systemd's socket activation), or one bound here from `--host`/`--port`.
+    let unix = match &config.uds {
+        Some(path) => Some(bind_unix(path)?),
+        None => None,
     };
-    let mut addr = match &inherited {
-        Some(listener) => listener.local_addr().map_err(|e| ServerError::Config(format!("inherited socket: {e}")))?,
-        None => resolve(&config.host, config.port)?,
+    let inherited = match (config.fd, &unix) {
+        (Some(fd), None) => Some(adopt_fd(fd, "--fd")?),
+        (Some(_), Some(_)) => return Err(ServerError::Config("--fd and --uds are exclusive".into())),
+        (None, None) => socket_activation()?,
+        (None, Some(_)) => None,
+    };
+    let mut addr = match (&inherited, &unix) {
+        (Some(listener), _) => {
+            listener.local_addr().map_err(|e| ServerError::Config(format!("inherited socket: {e}")))?
+        }
+        (None, Some(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        (None, None) => resolve(&config.host, config.port)?,
     };
     let config = Arc::new(config);
     let make_app = Arc::new(make_app);
@@ -131,9 +155,10 @@ where
         let (worker_config, worker_app, worker_trigger) = (config.clone(), make_app.clone(), trigger.clone());
         // An inherited socket is shared: each worker gets its own descriptor for it (a
         // `dup`), and the kernel hands each new connection to one of the loops waiting.
-        let listen = match &inherited {
-            Some(listener) => Listen::Inherited(listener.try_clone()?),
-            None => Listen::Bind(addr),
+        let listen = match (&inherited, &unix) {
+            (Some(listener), _) => Listen::Inherited(listener.try_clone()?),
+            (None, Some(listener)) => Listen::Unix(listener.try_clone()?),
+            (None, None) => Listen::Bind(addr),
         };
         let worker = thread::Builder::new()
             .name(format!("rasgi-worker-{index}"))
@@ -155,8 +180,12 @@ where
         }
         workers.push(worker);
     }
-    log_info!("rasgi running on http://{addr} with {} worker loop(s) (press CTRL+C to quit)", config.workers);
-    Ok(ServerHandle { addr, trigger, workers })
+    let workers_note = format!("with {} worker loop(s) (press CTRL+C to quit)", config.workers);
+    match &config.uds {
+        Some(path) => log_info!("rasgi running on unix socket {} {workers_note}", path.display()),
+        None => log_info!("rasgi running on http://{addr} {workers_note}"),
+    }
+    Ok(ServerHandle { addr, trigger, workers, uds: config.uds.clone() })
 }
 
 /// Where a worker's listener comes from.
@@ -165,6 +194,25 @@ enum Listen {
     Bind(SocketAddr),
     /// Serve on this already-listening socket.
     Inherited(std::net::TcpListener),
+    /// Serve on this Unix-domain socket (bound once, shared by the workers).
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// Binds `--uds PATH`. A socket file left by a server that died is replaced; any other
+/// file at that path is an error rather than something to delete. The socket is made
+/// readable and writable by everyone, as uvicorn does, so that a proxy running as
+/// another user can connect; the directory's permissions are the place to restrict it.
+fn bind_unix(path: &std::path::Path) -> Result<std::os::unix::net::UnixListener, ServerError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let fail = |what: &str, e: std::io::Error| ServerError::Config(format!("--uds {}: {what}: {e}", path.display()));
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path).map_err(|e| fail("remove", e))?,
+        Ok(_) => return Err(ServerError::Config(format!("--uds {}: exists and is not a socket", path.display()))),
+        Err(_) => {}
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| fail("bind", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(|e| fail("chmod", e))?;
+    Ok(listener)
 }
 
 /// Takes ownership of descriptor `fd`, which must be a listening TCP socket.
@@ -250,15 +298,17 @@ async fn serve_loop<A: App>(
         let _ = ready.send(Err(()));
         return Err(ServerError::Startup(message));
     }
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
     let (bound, addr) = match listen {
         Listen::Bind(addr) => {
             let options = ListenOptions { reuse_port: config.workers > 1, backlog: config.backlog };
-            (TcpListener::bind_with(addr, options), addr)
+            (TcpListener::bind_with(addr, options).map(Listener::Tcp), addr)
         }
         Listen::Inherited(std) => {
-            let addr = std.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            (TcpListener::from_std(std), addr)
+            let addr = std.local_addr().unwrap_or(unspecified);
+            (TcpListener::from_std(std).map(Listener::Tcp), addr)
         }
+        Listen::Unix(std) => (UnixListener::from_std(std).map(Listener::Unix), unspecified),
     };
     let listener = match bound {
         Ok(listener) => listener,
@@ -269,7 +319,10 @@ async fn serve_loop<A: App>(
             return Err(ServerError::Bind { addr, source });
         }
     };
-    let _ = ready.send(listener.local_addr().map_err(|_| ()));
+    let _ = ready.send(match &listener {
+        Listener::Tcp(tcp) => tcp.local_addr().map_err(|_| ()),
+        Listener::Unix(_) => Ok(unspecified),
+    });
 
     let ctx = Rc::new(LoopContext {
         app,
@@ -302,7 +355,7 @@ async fn serve_loop<A: App>(
 }
 
 /// Accepts connections forever, one task each.
-async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: TcpListener) {
+async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: Listener) {
     // Accept errors come in floods (every retry fails the same way until connections
     // close), so they are logged once per interval with a count, not once each.
     let mut failures = FailureLog::default();

@@ -223,7 +223,8 @@ impl<'a> Receive<'a> {
                     if stall.poll_stalled(cx, false).is_pending() {
                         return Poll::Pending;
                     }
-                    log_info!("{} - the request body stalled for {:?}: 408", conn.peer, stall.limit());
+                    let peer = super::socket::PeerName(conn.peer);
+                    log_info!("{peer} - the request body stalled for {:?}: 408", stall.limit());
                     *conn.body.borrow_mut() =
                         BodyState::Rejected(Reject { status: 408, reason: "request body not received in time" });
                     return Poll::Ready(ReceiveEvent::Disconnect);

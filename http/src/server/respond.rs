@@ -9,7 +9,8 @@
 //! The final piece of a response stays in the write buffer: the connection loop flushes
 //! it when it runs out of pipelined requests to answer.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 
 use super::conn::{Conn, WRITE_HIGH_WATER};
 use super::encode::{choose_framing, reason_phrase, write_error_head, write_head, Framing, FramingInput};
@@ -27,10 +28,25 @@ pub struct Sender<'a> {
     conn: &'a Conn,
     /// A middleware's event transform and the sender it wraps, innermost first.
     layer: Option<Layer<'a>>,
+    /// A middleware that takes each event over (after any `layer` transforms) and sends
+    /// what it decides to the sender it wraps.
+    hook: Option<(&'a dyn SendHook, &'a Sender<'a>)>,
 }
 
 /// One middleware's wrapping of a [`Sender`]: its transform and the sender inside.
 type Layer<'a> = (&'a dyn Fn(&mut SendEvent<'_>), &'a Sender<'a>);
+
+/// Middleware that needs more than a transform of each event in place: to hold an event
+/// back, to replace a body with bytes of its own, or to send several events for one (a
+/// compressor does all three). Installed with [`Sender::intercept`].
+pub trait SendHook {
+    /// Handles one event, sending whatever it decides through `inner`.
+    fn send<'s>(
+        &'s self,
+        event: SendEvent<'s>,
+        inner: &'s Sender<'s>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + 's>>;
+}
 
 /// Where the response stands.
 #[derive(Debug, Default)]
@@ -232,12 +248,17 @@ impl ResponseState {
 
 impl<'a> Sender<'a> {
     pub(crate) fn new(conn: &'a Conn) -> Sender<'a> {
-        Sender { conn, layer: None }
+        Sender { conn, layer: None, hook: None }
     }
 
     /// A sender that passes every event through `transform` before this sender sees it.
     pub fn wrap(&'a self, transform: &'a dyn Fn(&mut SendEvent<'_>)) -> Sender<'a> {
-        Sender { conn: self.conn, layer: Some((transform, self)) }
+        Sender { conn: self.conn, layer: Some((transform, self)), hook: None }
+    }
+
+    /// A sender that hands every event to `hook`, which sends on through this sender.
+    pub fn intercept(&'a self, hook: &'a dyn SendHook) -> Sender<'a> {
+        Sender { conn: self.conn, layer: None, hook: Some((hook, self)) }
     }
 
     /// Sends one event. Waits while the client is slow to read (backpressure), so a
@@ -247,6 +268,9 @@ impl<'a> Sender<'a> {
         while let Some((transform, outer)) = sender.layer {
             transform(&mut event);
             sender = outer;
+        }
+        if let Some((hook, inner)) = sender.hook {
+            return hook.send(event, inner).await;
         }
         let conn = self.conn;
         if conn.disconnected.get() {

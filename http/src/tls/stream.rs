@@ -48,6 +48,12 @@ impl TlsStream {
         &self.tcp
     }
 
+    /// The server's own certificate (the first of the chain it sent), DER-encoded: what a
+    /// `tls-server-end-point` channel binding (RFC 5929) hashes.
+    pub fn peer_certificate(&self) -> Option<&rustls::pki_types::CertificateDer<'static>> {
+        self.tls.peer_certificates().and_then(|chain| chain.first())
+    }
+
     /// The negotiated protocol version, e.g. `TLSv1_3`.
     pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
         self.tls.protocol_version()

@@ -1,0 +1,292 @@
+//! COPY in and out as streams — asyncpg's `copy_from_query` / `copy_from_table` (out) and
+//! `copy_to_table` / `copy_records_to_table` (in).
+//!
+//! `COPY ... TO STDOUT` answers a simple Query with CopyOutResponse, then one CopyData per
+//! row, CopyDone, CommandComplete and ReadyForQuery. [`CopyOut::next_chunk`] hands the rows
+//! over one CopyData at a time and reads the socket only when asked, so a slow consumer (an
+//! HTTP client downloading a CSV) holds the server back through TCP instead of filling memory:
+//! that is the backpressure.
+//!
+//! `COPY ... FROM STDIN` answers with CopyInResponse and waits. [`CopyIn::send`] frames the
+//! caller's bytes as CopyData in the write buffer and writes them out whenever 64 KiB have
+//! gathered, waiting for the socket when the server reads slower than we produce.
+//! [`CopyIn::finish`] sends CopyDone and returns the row count; [`CopyIn::abort`] sends
+//! CopyFail, which rolls the whole COPY back. [`CopyIn::send_row`] writes one row in COPY's
+//! text format (tab-separated, `\N` for NULL, backslash escapes), asyncpg's
+//! `copy_records_to_table` without the binary encoding.
+//!
+//! Both hold the connection (`&mut`) for as long as the COPY runs. Dropping either half-way is
+//! safe: the connection is marked abandoned, and its next request cancels what is left and
+//! drains it, as after any interrupted query.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use bytes::{BufMut, Bytes};
+use postgres_protocol::message::frontend;
+
+use crate::pg::conn::Connection;
+use crate::pg::error::{DbError, PgError};
+use crate::pg::io::{Reply, Routed};
+use crate::pg::message::{rows_affected, Message};
+use crate::pg::reply::unexpected;
+
+/// Write buffered COPY data out once this much has gathered.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What a COPY's reply holds while it is being read.
+#[derive(Default)]
+struct CopyReply {
+    /// The CopyData not yet handed to the caller (at most one: reading stops at each).
+    chunk: Option<Bytes>,
+    /// The count from CommandComplete (`COPY 42`).
+    rows: u64,
+    /// The first error; the server ends the COPY after it.
+    error: Option<DbError>,
+    /// True for COPY FROM STDIN, which this request feeds.
+    copy_in: bool,
+}
+
+impl Reply for CopyReply {
+    fn message(&mut self, message: Message) -> Result<(), PgError> {
+        match message {
+            Message::CommandComplete { tag } => self.rows = rows_affected(&tag),
+            // A statement that is not a COPY still completes normally; so does an empty one.
+            Message::RowDescription { .. } | Message::DataRow { .. } | Message::EmptyQueryResponse => {}
+            other => return Err(unexpected(&other, "running a COPY")),
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, error: DbError) {
+        self.error.get_or_insert(error);
+    }
+
+    fn copy_data(&mut self, data: Bytes) -> Result<(), PgError> {
+        self.chunk = Some(data);
+        Ok(())
+    }
+
+    fn accepts_copy_in(&self) -> bool {
+        self.copy_in
+    }
+}
+
+/// `COPY ... TO STDOUT` in progress; see the module docs.
+pub struct CopyOut<'c> {
+    /// The connection, busy until the COPY's ReadyForQuery.
+    conn: &'c mut Connection,
+    /// The reply so far.
+    reply: CopyReply,
+    /// True once ReadyForQuery arrived: the COPY is over and the connection free.
+    done: bool,
+}
+
+impl CopyOut<'_> {
+    /// The next chunk of data (one row, for the text and CSV formats), or `None` at the end.
+    /// An error the server reports mid-way (a failing expression in a `COPY (SELECT ...)`)
+    /// comes back here, after the chunks that preceded it.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, PgError> {
+        if self.done {
+            return Ok(None);
+        }
+        let reply = &mut self.reply;
+        let conn = &mut *self.conn;
+        let ended = poll_fn(|cx| loop {
+            let message = match conn.poll_message(cx) {
+                Poll::Ready(Ok(message)) => message,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(conn.explain_hangup(e))),
+                Poll::Pending => return Poll::Pending,
+            };
+            match conn.route(message, reply) {
+                Ok(Routed::Ready) => return Poll::Ready(Ok(true)),
+                Ok(_) if reply.chunk.is_some() => return Poll::Ready(Ok(false)),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(conn.fail(e))),
+            }
+        })
+        .await?;
+        if let Some(chunk) = self.reply.chunk.take() {
+            return Ok(Some(chunk));
+        }
+        if ended {
+            self.done = true;
+            if let Some(error) = self.reply.error.take() {
+                return Err(PgError::Server(Box::new(error)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The row count from the server's CommandComplete; meaningful once `next_chunk` returned
+    /// `None`.
+    pub fn rows(&self) -> u64 {
+        self.reply.rows
+    }
+}
+
+impl Drop for CopyOut<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.abandoned = true;
+        }
+    }
+}
+
+/// `COPY ... FROM STDIN` in progress; see the module docs.
+pub struct CopyIn<'c> {
+    /// The connection, busy until `finish` or `abort`.
+    conn: &'c mut Connection,
+    /// True once CopyDone or CopyFail was sent and answered.
+    done: bool,
+}
+
+impl CopyIn<'_> {
+    /// Sends raw COPY data, in the format the statement names (text by default, or CSV):
+    /// any split of the stream into calls is fine. Waits while the socket is full.
+    pub async fn send(&mut self, data: &[u8]) -> Result<(), PgError> {
+        // CopyData: 'd', an i32 length (itself included), the bytes. The length is an i32,
+        // so a huge slice goes as several messages, which COPY joins back into one stream.
+        for piece in data.chunks(1 << 30) {
+            self.conn.encode(|buf| {
+                buf.put_u8(b'd');
+                buf.put_i32(piece.len() as i32 + 4);
+                buf.put_slice(piece);
+                Ok(())
+            })?;
+        }
+        if self.conn.unsent_len() >= FLUSH_AT {
+            self.conn.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one row in COPY's text format: fields separated by tabs, `None` as `\N`, and
+    /// backslash, tab, newline and carriage return escaped inside values.
+    pub async fn send_row(&mut self, fields: &[Option<&str>]) -> Result<(), PgError> {
+        let mut line = Vec::with_capacity(fields.iter().map(|f| f.map_or(2, str::len) + 1).sum());
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            match field {
+                None => line.extend_from_slice(b"\\N"),
+                Some(value) => {
+                    for &b in value.as_bytes() {
+                        match b {
+                            b'\\' => line.extend_from_slice(b"\\\\"),
+                            b'\t' => line.extend_from_slice(b"\\t"),
+                            b'\n' => line.extend_from_slice(b"\\n"),
+                            b'\r' => line.extend_from_slice(b"\\r"),
+                            b => line.put_u8(b),
+                        }
+                    }
+                }
+            }
+        }
+        line.push(b'\n');
+        self.send(&line).await
+    }
+
+    /// Ends the data (CopyDone) and returns how many rows the server stored. A row the
+    /// server could not parse fails the whole COPY here, with its line number in the error.
+    pub async fn finish(mut self) -> Result<u64, PgError> {
+        self.conn.encode(|buf| {
+            frontend::copy_done(buf);
+            Ok(())
+        })?;
+        self.end().await
+    }
+
+    /// Abandons the COPY (CopyFail with `reason`): nothing of it is stored. Returns the
+    /// server's acknowledgement, the error it reports for the failed COPY.
+    pub async fn abort(mut self, reason: &str) -> Result<DbError, PgError> {
+        self.conn.encode(|buf| {
+            frontend::copy_fail(reason, buf).map_err(|e| PgError::Config(format!("COPY abort reason: {e}")))
+        })?;
+        match self.end().await {
+            Err(PgError::Server(error)) => Ok(*error),
+            Err(other) => Err(other),
+            Ok(_) => Err(PgError::protocol("the server accepted a COPY the client failed")),
+        }
+    }
+
+    async fn end(&mut self) -> Result<u64, PgError> {
+        let reply = self.conn.run(CopyReply::default()).await?;
+        self.done = true;
+        match reply.error {
+            Some(error) => Err(PgError::Server(Box::new(error))),
+            None => Ok(reply.rows),
+        }
+    }
+}
+
+impl Drop for CopyIn<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // The server still waits for data: the next request's settle cancels the COPY.
+            self.conn.abandoned = true;
+        }
+    }
+}
+
+impl Connection {
+    /// Starts `COPY ... TO STDOUT` (or any statement that answers with COPY data) and returns
+    /// the stream of its data. `sql` is sent as a simple query: no parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut rasgi::pg::Connection) -> Result<(), rasgi::pg::PgError> {
+    /// let mut out = conn.copy_out("COPY mytable TO STDOUT (FORMAT csv, HEADER)").await?;
+    /// while let Some(chunk) = out.next_chunk().await? {
+    ///     print!("{}", String::from_utf8_lossy(&chunk));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_out(&mut self, sql: &str) -> Result<CopyOut<'_>, PgError> {
+        self.begin_call();
+        self.settle().await?;
+        self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
+        self.flush().await?;
+        Ok(CopyOut { conn: self, reply: CopyReply::default(), done: false })
+    }
+
+    /// Starts `COPY ... FROM STDIN` and returns the sink for its data, once the server is
+    /// ready for it. An error before that (no such table) is returned here.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut rasgi::pg::Connection) -> Result<(), rasgi::pg::PgError> {
+    /// let mut copy = conn.copy_in("COPY mytable (name, value) FROM STDIN").await?;
+    /// copy.send_row(&[Some("zeta"), Some("6.5")]).await?;
+    /// copy.send_row(&[Some("eta"), None]).await?;
+    /// assert_eq!(copy.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_in(&mut self, sql: &str) -> Result<CopyIn<'_>, PgError> {
+        self.begin_call();
+        self.settle().await?;
+        self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
+        self.flush().await?;
+        let mut reply = CopyReply { copy_in: true, ..CopyReply::default() };
+        let started = poll_fn(|cx| loop {
+            let message = match self.poll_message(cx) {
+                Poll::Ready(Ok(message)) => message,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.explain_hangup(e))),
+                Poll::Pending => return Poll::Pending,
+            };
+            match self.route(message, &mut reply) {
+                Ok(Routed::CopyIn) => return Poll::Ready(Ok(true)),
+                Ok(Routed::Ready) => return Poll::Ready(Ok(false)),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
+            }
+        })
+        .await?;
+        if !started {
+            return Err(match reply.error {
+                Some(error) => PgError::Server(Box::new(error)),
+                None => PgError::Config(format!("{sql:?} is not a COPY ... FROM STDIN statement")),
+            });
+        }
+        Ok(CopyIn { conn: self, done: false })
+    }
+}

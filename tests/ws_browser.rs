@@ -1,0 +1,124 @@
+//! The chat page in a real browser: headless Chromium opens `/chat?room=…&say=…`, its
+//! WebSocket joins the room and speaks, and both sides must see it — a raw client that
+//! joined the room first receives the browser's join and message from the server's
+//! broadcast, and the DOM the page drew shows the message the server echoed to it.
+//! (The live view's page, also on a WebSocket now, has its own test in
+//! `loopview_browser.rs`.)
+//!
+//! Chromium is Debian's `chromium` (`.ci/test-all` installs it). Without it the test is
+//! skipped with a message — unless `CI` is set, where a missing browser is a failure.
+
+mod server_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rasgi::app::App;
+use server_support::{config, TestServer, IO_TIMEOUT};
+
+fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("RASGI_CHROMIUM").map(PathBuf::from).or_else(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+            .chain([PathBuf::from("/usr/bin/chromium")])
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        let message = "Chromium not found (apt-get install chromium, or set RASGI_CHROMIUM): \
+                       the chat page's browser test cannot run";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("\n!!! SKIPPED: {message}\n");
+    }
+    found
+}
+
+/// Runs headless Chromium on `url` and returns the DOM after `budget_ms` of virtual time.
+fn dump_dom(chromium: &PathBuf, url: &str, budget_ms: u32) -> String {
+    let profile = std::env::temp_dir().join(format!("rasgi-chat-profile-{}", std::process::id()));
+    let mut child = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("wait for chromium").is_none() {
+        if Instant::now() > deadline {
+            // SAFETY: kill() with the id of the process group this test created.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("chromium did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&profile);
+    reader.join().expect("stdout reader")
+}
+
+/// A raw WebSocket client: the handshake, then unmasked server text frames of up to 125
+/// bytes (all the chat sends for short messages).
+struct Member {
+    stream: TcpStream,
+}
+
+impl Member {
+    fn join(server: &TestServer, room: &str) -> Member {
+        let mut stream = TcpStream::connect(server.addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        let request = format!(
+            "GET /ws/chat/{room} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("send the handshake");
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("the 101 head");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+        Member { stream }
+    }
+
+    fn text(&mut self) -> String {
+        let mut header = [0u8; 2];
+        self.stream.read_exact(&mut header).expect("a frame header");
+        assert_eq!(header[0], 0x81, "a whole text frame");
+        let mut payload = vec![0u8; usize::from(header[1])];
+        self.stream.read_exact(&mut payload).expect("the payload");
+        String::from_utf8(payload).expect("UTF-8")
+    }
+}
+
+#[test]
+fn the_chat_page_talks_through_a_browser_websocket() {
+    let Some(chromium) = chromium() else { return };
+    let server = TestServer::start(config(), || rasgi::chat::mount(App::new()));
+    let mut member = Member::join(&server, "kitchen");
+    assert_eq!(member.text(), r#"{"event":"joined","member":1}"#);
+
+    let url = format!("http://{}/chat?room=kitchen&say=hello%20from%20chromium", server.addr);
+    let dom = dump_dom(&chromium, &url, 3000);
+
+    assert_eq!(member.text(), r#"{"event":"joined","member":2}"#, "the browser joined the room");
+    assert_eq!(member.text(), r#"{"member":2,"text":"hello from chromium"}"#, "and spoke");
+    assert!(dom.contains("you are member 2"), "{dom}");
+    assert!(dom.contains(r#"<div class="mine">you: hello from chromium</div>"#), "{dom}");
+    assert!(dom.contains("connected to kitchen"), "{dom}");
+}
