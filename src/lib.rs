@@ -15,6 +15,7 @@
 //! | [`demo`] | the seed's application, route for route |
 //! | [`chat`] | the demo's WebSocket routes: `/ws/echo`, chat rooms on a broadcast channel, `/chat` |
 //! | [`loopview`] | the live loop view at `/_rasgi/`: tasks, sockets, timers, the blocking pool |
+//! | [`reload`] | `--reload`: a supervisor that keeps the socket open while it rebuilds and replaces the server |
 #![warn(missing_docs)]
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod chat;
 pub mod demo;
 pub mod loopview;
 pub mod pg;
+pub mod reload;
 
 /// The README's Rust examples, compiled and run as doctests so the guide cannot drift
 /// from the code.

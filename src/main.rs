@@ -8,6 +8,10 @@
 //! (or `RASGI_DEMO_PG_DIR`; stopped when the demo exits, its data kept for the next run)
 //! and creates `mytable`. `RASGI_DEMO_DATABASE=off` skips it.
 //! `/external-api` fetches `EXTERNAL_API_URL` (a public JSON API by default).
+//!
+//! `--reload` (uvicorn's `--reload`) runs a supervisor instead ([`rasgi::reload`]): it
+//! holds the socket and the throwaway database, and rebuilds and replaces the server on
+//! every source change.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +26,14 @@ use rasgi_http::server::{self, Config, USAGE};
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("rasgi demo server: the seed's FastAPI app on rasgi\n\nUsage: rasgi [OPTIONS]\n\n{USAGE}{DEMO_USAGE}");
+        println!(
+            "rasgi demo server: the seed's FastAPI app on rasgi\n\nUsage: rasgi [OPTIONS]\n\n{USAGE}{}{DEMO_USAGE}",
+            rasgi::reload::USAGE
+        );
         return;
+    }
+    if rasgi::reload::requested(&args) {
+        supervise(args);
     }
     // The demo's own flag; the rest are the server's.
     let live_view_flag = take_flag(&mut args, "--live-view").or(take_flag(&mut args, "--no-live-view").map(|_| false));
@@ -65,6 +75,37 @@ fn main() {
     if let Err(e) = handle.join() {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `--reload`: the supervisor owns the throwaway database too, so that every server it
+/// starts shares one (each starting its own on one data directory would collide).
+fn supervise(args: Vec<String>) -> ! {
+    // Misused flags are reported before a database is started for nothing.
+    if let Err(e) = rasgi::reload::split_args(args.clone()) {
+        eprintln!("error: {e}\n\n{}", rasgi::reload::USAGE);
+        std::process::exit(2);
+    }
+    // Before the database's processes start: a SIGINT must reach the supervisor's loop,
+    // never a thread that would let it kill the process with its children orphaned.
+    if let Err(e) = rasgi::reload::signals::block() {
+        eprintln!("error: cannot block SIGINT/SIGTERM: {e}");
+        std::process::exit(1);
+    }
+    let mut settings = Settings::from_env();
+    let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
+    if let Ok(url) = &settings.database {
+        std::env::set_var("DATABASE_URL", url);
+    }
+    let outcome = rasgi::reload::run(args, &["--live-view", "--no-live-view"]);
+    // The cluster stops here, after the last server has exited.
+    drop(_cluster);
+    match outcome {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
