@@ -308,6 +308,7 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: So
     if conn.flush().await.is_err() || conn.stream.shutdown(std::net::Shutdown::Write).is_err() {
         return;
     }
+    conn.guard.finish();
     linger(&conn).await;
 }
 

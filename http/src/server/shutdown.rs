@@ -89,7 +89,7 @@ impl Connections {
             }
         };
         self.open.set(self.open.get() + 1);
-        ConnectionGuard { connections: self.clone(), index }
+        ConnectionGuard { connections: self.clone(), index, done: Cell::new(false) }
     }
 
     pub(crate) fn open(&self) -> usize {
@@ -124,6 +124,9 @@ impl Connections {
 pub(crate) struct ConnectionGuard {
     connections: std::rc::Rc<Connections>,
     index: usize,
+    /// Set once the connection stopped counting as open (it is only lingering on its way
+    /// out): `Drop` must not count it down a second time.
+    done: Cell<bool>,
 }
 
 impl ConnectionGuard {
@@ -143,6 +146,24 @@ impl ConnectionGuard {
     }
 }
 
+impl ConnectionGuard {
+    /// The connection has sent its last byte and only lingers to read what the client
+    /// still sends: it no longer counts as open, neither for `--limit-concurrency` nor
+    /// for the shutdown drain.
+    pub(crate) fn finish(&self) {
+        if self.done.replace(true) {
+            return;
+        }
+        let c = &self.connections;
+        c.open.set(c.open.get() - 1);
+        if c.open.get() == 0 {
+            if let Some(w) = c.drained.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+}
+
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         let c = &self.connections;
@@ -150,11 +171,6 @@ impl Drop for ConnectionGuard {
             *slot = None;
         }
         c.free.borrow_mut().push(self.index);
-        c.open.set(c.open.get() - 1);
-        if c.open.get() == 0 {
-            if let Some(w) = c.drained.borrow_mut().take() {
-                w.wake();
-            }
-        }
+        self.finish();
     }
 }
