@@ -241,7 +241,8 @@ fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
 }
 
 /// Python's `ssl` server, which closes the socket without sending `close_notify` (unless
-/// the path asks for a proper TLS shutdown): the peer DESIGN.md warns about.
+/// the path asks for a proper TLS shutdown): a common peer that ends a response with a bare
+/// EOF, which the client must judge by the response's framing.
 const PYTHON_SERVER: &str = r#"
 import socket, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

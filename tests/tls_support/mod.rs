@@ -1,7 +1,7 @@
 //! Helpers shared by the client's integration tests: real peers, never mocks.
 //!
-//! - [`pki`]: a CA and server certificates made with `openssl` at test time (DESIGN.md's
-//!   recipe), so no key material is checked in;
+//! - [`pki`]: a CA and server certificates made with `openssl` at test time, so no key
+//!   material is checked in;
 //! - [`nginx`]: a real nginx (Debian `nginx-light`) serving TLS on loopback ports, with a
 //!   configuration in a temporary directory, stopped when dropped;
 //! - [`plain`]: a tiny plain-HTTP server on std threads whose every answer the test

@@ -1,4 +1,5 @@
-//! A throwaway PKI made with the `openssl` command line, as in DESIGN.md ("TLS test peer"):
+//! A throwaway PKI made with the `openssl` command line (EC P-256 keys, a CA with
+//! `basicConstraints=CA:TRUE`, leaf certificates with `serverAuth` and subjectAltNames):
 //! a root CA, a server certificate for `localhost` and `127.0.0.1`, and a second server
 //! certificate that names only `other.test` (for the host name mismatch).
 
