@@ -110,9 +110,8 @@ fn supervise(args: Vec<String>) -> ! {
 }
 
 /// The demo's flags, after the server's in `--help`.
-const DEMO_USAGE: &str = "\
-  --live-view / --no-live-view     mount the live loop view /_rasgi/ (default: only on a loopback --host)
-";
+const DEMO_USAGE: &str =
+    "  --live-view / --no-live-view     mount the live loop view /_rasgi/ (default: only on a loopback --host)\n";
 
 /// Removes `flag` from `args`; `Some(true)` if it was there.
 fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<bool> {
