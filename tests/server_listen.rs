@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use rasgi_http::server::proxy::TrustedProxies;
 use rasgi_http::server::Config;
-use rasgi_http::{App, AppError, Receive, Scope, Sender};
-use server_support::{config, example_binary, exchange, ServerProcess, TestServer};
+use server_support::{config, example_binary, exchange, ServerProcess, TestServer, WhoAmI};
 
 /// A listening socket on a free loopback port that child processes inherit.
 fn inheritable_listener() -> TcpListener {
@@ -92,17 +91,6 @@ fn a_descriptor_that_is_not_a_listening_socket_is_a_clear_error() {
     let (code, stderr) = run("0");
     assert_ne!(code, Some(0));
     assert!(stderr.contains("--fd: file descriptor 0: "), "{stderr}");
-}
-
-/// Answers `client=... scheme=...`, like the proxy tests' app.
-struct WhoAmI;
-
-impl App for WhoAmI {
-    async fn call(&self, scope: &Scope, _receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
-        let client = scope.client().map_or("none".to_owned(), |c| c.to_string());
-        send.respond(200, vec![], format!("client={client} scheme={}", scope.scheme()).as_bytes()).await?;
-        Ok(())
-    }
 }
 
 /// One request over the Unix-domain socket at `path`; the whole answer.

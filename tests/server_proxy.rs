@@ -14,19 +14,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use rasgi_http::server::proxy::TrustedProxies;
 use rasgi_http::server::Config;
-use rasgi_http::{App, AppError, Receive, Scope, Sender};
-use server_support::{config, TestServer};
-
-/// Answers `client=IP:PORT scheme=SCHEME`.
-struct WhoAmI;
-
-impl App for WhoAmI {
-    async fn call(&self, scope: &Scope, _receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
-        let client = scope.client().map_or("none".to_owned(), |c| c.to_string());
-        send.respond(200, vec![], format!("client={client} scheme={}", scope.scheme()).as_bytes()).await?;
-        Ok(())
-    }
-}
+use server_support::{config, TestServer, WhoAmI};
 
 fn server(trusted: &str, proxy_headers: bool) -> TestServer {
     let forwarded_allow_ips = TrustedProxies::parse(trusted).expect("a valid list");

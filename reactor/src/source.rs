@@ -163,6 +163,31 @@ impl Registration {
         }
     }
 
+    /// [`Registration::poll_io`] for a read or write of `wanted` bytes, applying the rule
+    /// of [`Registration::clear_readiness`]: a transfer shorter than asked for drained the
+    /// kernel's queue (or filled its send buffer), so the next attempt would only say
+    /// `WouldBlock` and is skipped. Every stream type (TCP, Unix-domain) calls this.
+    pub fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        wanted: usize,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let poll = self.poll_io(cx, direction, op);
+        if let Poll::Ready(Ok(n)) = poll {
+            // A read of 0 is end of stream, not a drained queue: the next read says so again.
+            let drained = match direction {
+                Direction::Read => n > 0 && n < wanted,
+                Direction::Write => n < wanted,
+            };
+            if drained {
+                self.clear_readiness(direction);
+            }
+        }
+        poll
+    }
+
     /// Waits for the next readiness event in `direction` without performing any
     /// operation. Used after a non-blocking `connect`, where "writable" means "the
     /// connection attempt finished" (successfully or not).

@@ -137,6 +137,18 @@ impl App for Echo {
     }
 }
 
+/// Answers `client=IP:PORT scheme=SCHEME` (`client=none` on a Unix-domain socket): what
+/// the server made of the connection and its proxy headers.
+pub struct WhoAmI;
+
+impl App for WhoAmI {
+    async fn call(&self, scope: &Scope, _receive: &Receive<'_>, send: &Sender<'_>) -> Result<(), AppError> {
+        let client = scope.client().map_or("none".to_owned(), |c| c.to_string());
+        send.respond(200, vec![], format!("client={client} scheme={}", scope.scheme()).as_bytes()).await?;
+        Ok(())
+    }
+}
+
 /// One response as read off the wire.
 #[derive(Debug, Clone)]
 pub struct Response {

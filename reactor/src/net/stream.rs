@@ -36,27 +36,14 @@ impl TcpStream {
 
     /// Reads into `buf`; `Ok(0)` means the peer closed its side (end of stream).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let wanted = buf.len();
-        let poll = self.registration.poll_io(cx, Direction::Read, || (&self.io).read(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            // A short read drained the kernel's queue: the next read would block.
-            if n > 0 && n < wanted {
-                self.registration.clear_readiness(Direction::Read);
-            }
-        }
-        poll
+        // A short read drained the kernel's queue: the next read would block.
+        self.registration.poll_transfer(cx, Direction::Read, buf.len(), || (&self.io).read(buf))
     }
 
     /// Writes some of `buf`, returning how many bytes the kernel took.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let poll = self.registration.poll_io(cx, Direction::Write, || (&self.io).write(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            // A short write filled the kernel's send buffer: the next write would block.
-            if n < buf.len() {
-                self.registration.clear_readiness(Direction::Write);
-            }
-        }
-        poll
+        // A short write filled the kernel's send buffer: the next write would block.
+        self.registration.poll_transfer(cx, Direction::Write, buf.len(), || (&self.io).write(buf))
     }
 
     /// Writes from several buffers in one system call (`writev`): a response head and

@@ -90,25 +90,12 @@ impl UnixStream {
 
     /// Reads into `buf`; `Ok(0)` means the peer closed its side (end of stream).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let wanted = buf.len();
-        let poll = self.registration.poll_io(cx, Direction::Read, || (&self.io).read(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            if n > 0 && n < wanted {
-                self.registration.clear_readiness(Direction::Read);
-            }
-        }
-        poll
+        self.registration.poll_transfer(cx, Direction::Read, buf.len(), || (&self.io).read(buf))
     }
 
     /// Writes some of `buf`, returning how many bytes the kernel took.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let poll = self.registration.poll_io(cx, Direction::Write, || (&self.io).write(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            if n < buf.len() {
-                self.registration.clear_readiness(Direction::Write);
-            }
-        }
-        poll
+        self.registration.poll_transfer(cx, Direction::Write, buf.len(), || (&self.io).write(buf))
     }
 
     /// Shuts down the read half, the write half, or both.
