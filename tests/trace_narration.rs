@@ -52,10 +52,12 @@ fn one_async_request_is_narrated_step_by_step() {
             &["'GET /async-route' finished after"],
         ],
     );
-    // Two polls (request, then the timer's wake-up) — or three when the connection was
-    // accepted before its request bytes arrived, and the task first parked on its socket.
+    // Two polls (request, then the timer's wake-up); one more when the connection was
+    // accepted before its request bytes arrived, and the task first parked on its socket;
+    // and one more when, after its `connection: close` response, the client's FIN had not
+    // arrived yet, so the task parked once more reading it (the lingering close).
     let polls = story[9].split("finished after ").nth(1).and_then(|rest| rest.split(' ').next());
-    assert!(matches!(polls, Some("2") | Some("3")), "{}", story[9]);
+    assert!(matches!(polls, Some("2") | Some("3") | Some("4")), "{}", story[9]);
     // All of it is one task: the same id from spawn to finish.
     let id = |line: &str| line.split("task #").nth(1).and_then(|rest| rest.split(' ').next()).map(str::to_owned);
     let spawned = id(story[2]).expect("a task id");
