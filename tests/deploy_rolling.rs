@@ -51,7 +51,7 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
     assert_eq!(reply.status, 200, "{}", reply.body);
 
     let wrk = Command::new("wrk")
-        .args(["-t1", "-c32", "-d8s", &format!("http://{}/db-data", proxy.addr)])
+        .args(["-t1", "-c32", "-d12s", &format!("http://{}/db-data", proxy.addr)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -65,7 +65,8 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
         *slot = Some(demo_on(port, &url));
         std::thread::sleep(Duration::from_millis(700));
     }
-    assert!(started.elapsed() < Duration::from_secs(8), "the restarts must all happen under load");
+    let restarts_took = started.elapsed();
+    assert!(restarts_took < Duration::from_secs(11), "the restarts must all happen under load ({restarts_took:?})");
     let output = wrk.wait_with_output().expect("wrk finishes");
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     eprintln!("{report}");

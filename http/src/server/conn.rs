@@ -274,7 +274,7 @@ pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: So
         if super::websocket::wants_upgrade(&ctx.config, &scope) {
             return super::websocket::serve(&ctx, &conn, &scope, peer).await;
         }
-        let over_limit = ctx.config.limit_concurrency.is_some_and(|limit| ctx.connections.open() > limit);
+        let over_limit = ctx.config.limit_concurrency.is_some_and(|limit| ctx.connections.busy() > limit);
         if over_limit {
             conn.response.borrow_mut().write_error(&conn, 503, "server at its concurrency limit, try again");
         } else {

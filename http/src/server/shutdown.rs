@@ -70,6 +70,11 @@ pub(crate) struct Connections {
     free: RefCell<Vec<usize>>,
     /// Open connections.
     open: Cell<usize>,
+    /// Of those, the ones that have sent their last byte and only linger to read what the
+    /// client still sends: they do not count against `--limit-concurrency`, but a
+    /// shutdown still waits for them, so that the process never closes a socket under a
+    /// response its client has not read.
+    lingering: Cell<usize>,
     /// The loop's main future, waiting for `open` to reach zero.
     drained: RefCell<Option<Waker>>,
 }
@@ -94,6 +99,11 @@ impl Connections {
 
     pub(crate) fn open(&self) -> usize {
         self.open.get()
+    }
+
+    /// Open connections still serving (not lingering): what the concurrency limit counts.
+    pub(crate) fn busy(&self) -> usize {
+        self.open.get() - self.lingering.get()
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
@@ -124,8 +134,7 @@ impl Connections {
 pub(crate) struct ConnectionGuard {
     connections: std::rc::Rc<Connections>,
     index: usize,
-    /// Set once the connection stopped counting as open (it is only lingering on its way
-    /// out): `Drop` must not count it down a second time.
+    /// Set once the connection only lingers on its way out (counted in `lingering`).
     done: Cell<bool>,
 }
 
@@ -148,18 +157,11 @@ impl ConnectionGuard {
 
 impl ConnectionGuard {
     /// The connection has sent its last byte and only lingers to read what the client
-    /// still sends: it no longer counts as open, neither for `--limit-concurrency` nor
-    /// for the shutdown drain.
+    /// still sends: it no longer counts against `--limit-concurrency`.
     pub(crate) fn finish(&self) {
-        if self.done.replace(true) {
-            return;
-        }
-        let c = &self.connections;
-        c.open.set(c.open.get() - 1);
-        if c.open.get() == 0 {
-            if let Some(w) = c.drained.borrow_mut().take() {
-                w.wake();
-            }
+        if !self.done.replace(true) {
+            let c = &self.connections;
+            c.lingering.set(c.lingering.get() + 1);
         }
     }
 }
@@ -171,6 +173,14 @@ impl Drop for ConnectionGuard {
             *slot = None;
         }
         c.free.borrow_mut().push(self.index);
-        self.finish();
+        if self.done.get() {
+            c.lingering.set(c.lingering.get() - 1);
+        }
+        c.open.set(c.open.get() - 1);
+        if c.open.get() == 0 {
+            if let Some(w) = c.drained.borrow_mut().take() {
+                w.wake();
+            }
+        }
     }
 }
