@@ -223,13 +223,22 @@ enum Outcome {
 }
 
 /// Serves one connection until it closes. This is the task the accept loop spawns.
-pub(crate) async fn serve_connection<A: App>(ctx: Rc<LoopContext<A>>, stream: Socket, peer: Option<SocketAddr>) {
+///
+/// `guard` is the connection's entry in the loop's registry, made by the accept loop
+/// before this task first runs: a shutdown that began in between must still wait for
+/// the connection (and answer its request), not find it missing and exit under it.
+pub(crate) async fn serve_connection<A: App>(
+    ctx: Rc<LoopContext<A>>,
+    stream: Socket,
+    peer: Option<SocketAddr>,
+    guard: ConnectionGuard,
+) {
     // The header clock of the first request starts now, not at its first byte: a client
     // that waits 9 s and then trickles must not get another full timeout.
     let accepted = Instant::now();
     let server_addr = stream.local_addr();
     stream.set_nodelay();
-    let conn = Conn::new(stream, peer, ctx.connections.add(), &ctx.config);
+    let conn = Conn::new(stream, peer, guard, &ctx.config);
     let mut scope = Scope::new(ctx.root_path.clone(), ctx.state.clone(), peer, server_addr);
     let mut idle_timer: Option<Sleep> = None;
     let mut clock_start = Some(accepted);

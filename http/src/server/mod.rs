@@ -362,7 +362,8 @@ async fn accept_loop<A: App>(ctx: Rc<LoopContext<A>>, listener: Listener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                drop(spawn_named(ctx.task_name.clone(), conn::serve_connection(ctx.clone(), stream, peer)));
+                let guard = ctx.connections.add();
+                drop(spawn_named(ctx.task_name.clone(), conn::serve_connection(ctx.clone(), stream, peer, guard)));
             }
             Err(e) => {
                 // Usually EMFILE (out of file descriptors). Retrying at once would spin;
