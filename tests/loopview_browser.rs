@@ -9,6 +9,7 @@
 //! `RASGI_UPDATE_SCREENSHOT=1` copies the screenshot to `tests/screenshots/loop-view.png`.
 
 mod app_support;
+mod browser_support;
 mod loopview_support;
 
 use std::io::Read;
@@ -32,26 +33,6 @@ const PAGE_TIME_MS: u32 = 2500;
 
 /// Where Chromium is — `RASGI_CHROMIUM` if set, else `chromium` on the `PATH` or in
 /// `/usr/bin` — or `None` (after saying so loudly) when the test cannot run.
-fn chromium() -> Option<PathBuf> {
-    let found = match std::env::var_os("RASGI_CHROMIUM") {
-        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
-        None => {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            std::env::split_paths(&path)
-                .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-                .chain([PathBuf::from("/usr/bin/chromium")])
-                .find(|candidate| candidate.is_file())
-        }
-    };
-    if found.is_none() {
-        let message = "Chromium not found (apt-get install chromium, or set RASGI_CHROMIUM): \
-                       the live loop view's browser test cannot run";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("\n!!!!!!!!!!\n!!! SKIPPED: {message}\n!!!!!!!!!!\n");
-    }
-    found
-}
-
 /// A fresh directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
 
@@ -140,7 +121,7 @@ fn panel<'a>(dom: &'a str, id: &str) -> &'a str {
 
 #[test]
 fn the_browser_draws_the_requests_in_flight() {
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = browser_support::chromium("the live loop view's browser test") else { return };
     let demo = Demo::start(&[]);
     // Something for every panel: a slow-poll warning, a pool thread, timers and tasks.
     assert_eq!(get(demo.addr, "/blocking").status, 200);

@@ -8,6 +8,7 @@
 //! Chromium is Debian's `chromium` (`.ci/test-all` installs it). Without it the test is
 //! skipped with a message — unless `CI` is set, where a missing browser is a failure.
 
+mod browser_support;
 mod server_support;
 
 use std::io::{Read, Write};
@@ -19,23 +20,6 @@ use std::time::{Duration, Instant};
 
 use rasgi::app::App;
 use server_support::{config, TestServer, IO_TIMEOUT};
-
-fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("RASGI_CHROMIUM").map(PathBuf::from).or_else(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-            .chain([PathBuf::from("/usr/bin/chromium")])
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let message = "Chromium not found (apt-get install chromium, or set RASGI_CHROMIUM): \
-                       the chat page's browser test cannot run";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("\n!!! SKIPPED: {message}\n");
-    }
-    found
-}
 
 /// Runs headless Chromium on `url` and returns the DOM after `budget_ms` of virtual time.
 fn dump_dom(chromium: &PathBuf, url: &str, budget_ms: u32) -> String {
@@ -108,7 +92,7 @@ impl Member {
 
 #[test]
 fn the_chat_page_talks_through_a_browser_websocket() {
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = browser_support::chromium("the chat page's browser test") else { return };
     let server = TestServer::start(config(), || rasgi::chat::mount(App::new()));
     let mut member = Member::join(&server, "kitchen");
     assert_eq!(member.text(), r#"{"event":"joined","member":1}"#);
