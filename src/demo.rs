@@ -11,6 +11,7 @@
 //! | asyncpg's `add_listener` | [`notifications`]: `GET /notifications`, NOTIFY as Server-Sent Events |
 //! | httpx in `/external-api` | [`external_api`]: the HTTPS client |
 //! | the anti-pattern: blocking the loop | [`blocking`]: `std::thread::sleep` on the loop |
+//! | an exception nobody catches → 500 | [`uncaught`]: `GET /panic`, a handler that panics |
 //! | `@app.middleware("http")` adding `X-Process-Time` | [`middleware::process_time`] |
 //!
 //! Plus the FastAPI tutorial's `/items` routes, to show path, query and body
@@ -131,6 +132,7 @@ pub fn app_with(settings: Arc<Settings>) -> App {
         .get("/db-data", db_data)
         .get("/external-api", external_api)
         .get("/blocking", blocking)
+        .get("/panic", uncaught)
         .get("/items/{item_id}", read_item)
         .post("/items", create_item)
         .get("/stream", stream_numbers)
@@ -193,6 +195,15 @@ impl std::error::Error for ValueError {}
 async fn sleep_then_fail() -> Result<(), ValueError> {
     sleep(Duration::from_secs(1)).await;
     Err(ValueError("Something went wrong".into()))
+}
+
+/// `GET /panic`: the exception nobody catches. The handler panics after an `.await`; the
+/// app layer turns the panic into a 500, logs one line naming the route and the line that
+/// panicked, and the server goes on serving — even this connection, which stays open.
+/// (`rasgi_executor::panic` lists the three places rasgi catches panics.)
+pub async fn uncaught(_request: Request) -> Json<Value> {
+    sleep(Duration::from_millis(10)).await;
+    panic!("an exception nobody caught")
 }
 
 /// `GET /error-handling`: Python's `try/except ValueError as e` around an `await` is a

@@ -68,6 +68,7 @@ fn main() {
     rasgi_executor::log_info!(
         "try:\n    curl {base}/\n    curl {base}/async-route\n    curl {base}/cpu-task\n    curl {base}/error-handling\n    \
          curl {base}/db-data\n    curl {base}/external-api\n    curl {base}/blocking     (watch this log: a slow-poll warning)\n    \
+         curl {base}/panic        (a 500, and one log line saying where)\n    \
          curl '{base}/items/42?q=hello'\n    curl -X POST {base}/items -H 'content-type: application/json' -d '{{\"name\":\"Hammer\",\"price\":9.5}}'\n    \
          curl -N {base}/stream\n    open {base}/_rasgi/ to watch the loop\n    \
          open {base}/chat in two tabs to chat over a WebSocket"

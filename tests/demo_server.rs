@@ -87,6 +87,47 @@ fn blocking_the_loop_is_reported_with_the_route_name() {
 }
 
 #[test]
+fn a_panicking_handler_is_a_500_logged_once_with_its_route_and_line() {
+    use std::io::{Read, Write};
+    let demo = Demo::start(&[]);
+    let before = demo.log_len();
+    // Two requests on one connection: the panic must not cost the connection either.
+    let mut stream = std::net::TcpStream::connect(demo.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .write_all(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read both responses");
+    let (first, second) = raw.split_once("\r\n\r\n").expect("a response head");
+    assert!(first.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{raw}");
+    let second = second.strip_prefix(r#"{"detail":"Internal Server Error"}"#).expect("FastAPI's 500 body");
+    assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
+    assert!(second.ends_with(r#"{"Hello":"World"}"#), "{raw}");
+
+    // Where the `panic!` is in src/demo.rs, read from the source so the test follows edits.
+    let source = include_str!("../src/demo.rs");
+    let (index, line) =
+        source.lines().enumerate().find(|(_, l)| l.contains("panic!(\"an exception")).expect("the panic! in the demo");
+    let column = line.find("panic!").expect("column") + 1;
+    let expected = format!(
+        "ERROR:   GET /panic: handler panicked at src/demo.rs:{}:{column}: an exception nobody caught",
+        index + 1
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !demo.log_since(before).iter().any(|l| l.contains("\"GET / HTTP/1.1\" 200")) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let log = demo.log_since(before);
+    // One error line, and nothing from std's panic hook ("thread 'x' panicked at ...").
+    let panicked: Vec<&String> = log.iter().filter(|l| l.contains("panicked")).collect();
+    assert_eq!(panicked, [&expected], "{log:?}");
+    assert!(log.iter().any(|l| l.contains("\"GET /panic HTTP/1.1\" 500")), "{log:?}");
+    assert!(!log.iter().any(|l| l.starts_with("thread '") || l.contains("RUST_BACKTRACE")), "{log:?}");
+    assert!(demo.interrupt().success());
+}
+
+#[test]
 fn items_routes_show_path_query_and_body_validation() {
     let demo = Demo::start(&["--no-access-log"]);
     assert_eq!(json_of(&get(demo.addr, "/items/42?q=hello").body), json!({"item_id": 42, "q": "hello"}));

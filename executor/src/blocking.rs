@@ -15,7 +15,6 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -118,7 +117,7 @@ where
     let slot = Arc::new(Mutex::new(ResultSlot { result: None, waker: None }));
     let job_slot = slot.clone();
     submit(Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panicked);
+        let result = crate::panic::catch(f).map_err(JoinError::Panicked);
         let waker = {
             let mut slot = lock(&job_slot);
             slot.result = Some(result);
@@ -187,6 +186,16 @@ struct ResultSlot<T> {
     result: Option<Result<T, JoinError>>,
     /// The waker of the task awaiting the result; the pool thread calls it.
     waker: Option<Waker>,
+}
+
+/// A job's panic that nobody will ever await (its [`BlockingTask`] was dropped) is
+/// logged when the slot goes, like a task's (see [`crate::panic`]).
+impl<T> Drop for ResultSlot<T> {
+    fn drop(&mut self) {
+        if let Some(Err(JoinError::Panicked(panic))) = &self.result {
+            crate::log_error!("blocking job {panic}, and nobody awaited it");
+        }
+    }
 }
 
 /// Future returned by [`spawn_blocking`].

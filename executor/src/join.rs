@@ -6,25 +6,24 @@
 //! that it was aborted) into a slot shared with the [`JoinHandle`]. Tasks and handles
 //! live on one thread, so that slot is a plain `Rc<RefCell<…>>` — no atomics.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::poll_fn;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::executor::Executor;
+use crate::panic::{catch, Panic};
 use crate::task::TaskId;
 
 /// Why a task produced no output.
 pub enum JoinError {
     /// [`JoinHandle::abort`] stopped it.
     Cancelled,
-    /// It panicked; the payload is what `panic!` was given.
-    Panicked(Box<dyn Any + Send + 'static>),
+    /// It panicked: the payload `panic!` was given, and where.
+    Panicked(Panic),
 }
 
 impl JoinError {
@@ -41,15 +40,10 @@ impl JoinError {
     /// The panic message, when the payload is a string (as `panic!("...")` makes it).
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            JoinError::Panicked(payload) => panic_message(payload.as_ref()),
+            JoinError::Panicked(panic) => panic.message(),
             JoinError::Cancelled => None,
         }
     }
-}
-
-/// Extracts the text of a panic payload, if it has one.
-pub fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload.downcast_ref::<&'static str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
 impl fmt::Debug for JoinError {
@@ -62,10 +56,7 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Cancelled => f.write_str("task was aborted"),
-            JoinError::Panicked(_) => match self.panic_message() {
-                Some(msg) => write!(f, "task panicked: {msg}"),
-                None => f.write_str("task panicked"),
-            },
+            JoinError::Panicked(panic) => write!(f, "task {panic}"),
         }
     }
 }
@@ -82,6 +73,20 @@ struct JoinSlot<T> {
     abort_requested: bool,
     /// True once the task ended (also after the handle took the result).
     finished: bool,
+    /// The task's name when it panicked, for the log line of a panic nobody awaits.
+    panicked_in: Option<Rc<str>>,
+}
+
+/// asyncio's "Task exception was never retrieved": the slot goes when both the task and
+/// its handle are gone, so a panic still in it can never be seen by anyone. Say so once,
+/// since the panic hook stayed quiet (see [`crate::panic`]).
+impl<T> Drop for JoinSlot<T> {
+    fn drop(&mut self) {
+        if let Some(Err(JoinError::Panicked(panic))) = &self.result {
+            let name = self.panicked_in.as_deref().unwrap_or("(unnamed)");
+            crate::log_error!("task '{name}' {panic}, and nobody awaited it");
+        }
+    }
 }
 
 /// Spawns a future as a new task on the current loop, like `asyncio.create_task`. The
@@ -110,7 +115,13 @@ fn spawn_inner<F>(future: F, name: Option<Rc<str>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    let slot = Rc::new(RefCell::new(JoinSlot { result: None, waiter: None, abort_requested: false, finished: false }));
+    let slot = Rc::new(RefCell::new(JoinSlot {
+        result: None,
+        waiter: None,
+        abort_requested: false,
+        finished: false,
+        panicked_in: None,
+    }));
     let (id, waker) = Executor::with_current(|ex| ex.spawn(Box::pin(run_task(future, slot.clone())), name));
     drop(waker);
     JoinHandle { slot, id }
@@ -129,11 +140,15 @@ async fn run_task<F: Future>(future: F, slot: Rc<RefCell<JoinSlot<F::Output>>>) 
         }
         // A panic in the task must not unwind through the loop and kill every other
         // task: catch it here and report it through the handle, as asyncio stores a
-        // task's exception in the Task object.
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        // task's exception in the Task object. (The third catch point of
+        // [`crate::panic`].)
+        match catch(|| future.as_mut().poll(cx)) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(JoinError::Panicked(payload))),
+            Err(panic) => {
+                slot.borrow_mut().panicked_in = crate::task::name();
+                Poll::Ready(Err(JoinError::Panicked(panic)))
+            }
         }
     })
     .await;

@@ -40,15 +40,17 @@
 //! | `blocking.rs` | [`spawn_blocking`] — `run_in_executor` / `asyncio.to_thread` |
 //! | `sync/` | [`sync::oneshot`], [`sync::mpsc`], [`sync::Semaphore`], [`sync::broadcast`] |
 //! | `coroutine.rs` | one coroutine written twice: as `async fn` and desugared by hand |
-//! | `log.rs` | the logger: warnings and the access log on stderr (one of three writers, below) |
+//! | `log.rs` | the logger: warnings and the access log on stderr (one of two writers, below) |
+//! | `panic.rs` | [`catch`], [`Panic`]: panics as values, the three catch points, one log line each |
 //! | `promises.rs` | [`promises`]: what the compiler checks — `!Send` tasks, `Send` blocking jobs |
 //! | `glossary.rs` | [`glossary`]: `Pin`, `pin!`, `poll_fn`, `ready!`, `Waker`, `Context` for Python readers |
 //!
-//! Three things write to stderr, and only the first is this crate's logger: [`log`]
-//! (warnings, errors, the access log; `--log-level`), the reactor's narration
-//! ([`reactor::trace`], only with `RASGI_TRACE=1`), and std's panic hook, which prints
-//! every panic — a handler's, a task's, a blocking job's — before `catch_unwind` turns
-//! it into a value.
+//! Two things write to stderr: this crate's logger, [`log`] (warnings, errors, the access
+//! log; `--log-level`), and the reactor's narration ([`reactor::trace`], only with
+//! `RASGI_TRACE=1`). std's panic hook, the third writer of most Rust programs, stays quiet
+//! for every panic rasgi catches — a handler's, a task's, a blocking job's — so that each
+//! is logged once, by the code that caught it, with its location ([`panic`]); a panic
+//! outside every catch point still prints as usual.
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -60,6 +62,7 @@ mod executor;
 pub mod glossary;
 mod join;
 pub mod log;
+pub mod panic;
 pub mod promises;
 mod runtime;
 pub mod sync;
@@ -69,7 +72,8 @@ mod waker;
 
 pub use blocking::spawn_blocking;
 pub use combinators::{join, join_all, select, yield_now, Either};
-pub use join::{panic_message, spawn, spawn_named, JoinError, JoinHandle};
+pub use join::{spawn, spawn_named, JoinError, JoinHandle};
+pub use panic::{catch, panic_message, Panic};
 pub use rasgi_reactor::{sleep, sleep_until, Sleep};
 pub use runtime::{block_on, Builder, Runtime};
 pub use timeout::{timeout, timeout_at, Elapsed};

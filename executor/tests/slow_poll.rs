@@ -4,41 +4,15 @@
 //! behave get none. The threshold comes from `Builder::slow_poll_threshold`, and zero
 //! turns the detector off.
 //!
-//! The warning goes to stderr, so each scenario runs in a child process: this test
-//! binary runs itself again with `SLOW_POLL_SCENARIO` set and the one test selected,
-//! and the parent reads the child's stderr.
+//! The warning goes to stderr, so each scenario runs in a child process
+//! (`common::stderr_of_child`) and the parent reads the child's stderr.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
+use common::{in_child, stderr_of_child};
 use rasgi_executor::{sleep, spawn, spawn_named, yield_now, Builder, Runtime};
-
-const SCENARIO: &str = "SLOW_POLL_SCENARIO";
-
-/// Runs `test_name` alone in a child process with the scenario flag set and returns
-/// the child's stderr lines.
-fn stderr_of_child(test_name: &str) -> Vec<String> {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(SCENARIO, test_name)
-        // The default threshold can be overridden from the environment; these
-        // scenarios set their threshold in code.
-        .env_remove("RASGI_SLOW_POLL_MS")
-        .output()
-        .expect("cannot run the test binary again");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8(output.stderr).expect("stderr is not UTF-8");
-    assert!(output.status.success(), "the child scenario failed:\n{stdout}{stderr}");
-    // Proof that the filter selected the scenario: an empty stderr means nothing if
-    // no test ran at all.
-    assert!(stdout.contains("1 passed"), "the child ran no scenario:\n{stdout}");
-    stderr.lines().map(str::to_owned).collect()
-}
-
-/// True in the child: run the scenario instead of checking it.
-fn in_child(test_name: &str) -> bool {
-    std::env::var(SCENARIO).as_deref() == Ok(test_name)
-}
 
 /// Well-behaved tasks: they sleep and yield, and never hold the loop for long.
 fn spawn_polite_tasks() -> Vec<rasgi_executor::JoinHandle<()>> {

@@ -45,7 +45,6 @@ mod router;
 mod websocket;
 
 use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::Poll;
@@ -229,7 +228,8 @@ impl App {
     /// server does after reading the body. Useful in tests.
     pub async fn handle(&self, scope: Scope, body: Vec<u8>) -> Response {
         let request = self.inner.route_request(&scope, body);
-        catch_panics(Next { inner: self.inner.clone(), index: 0 }.run(request)).await
+        let route = request.route();
+        catch_panics(&scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await
     }
 }
 
@@ -265,14 +265,19 @@ impl Inner {
 }
 
 /// Polls `future`, turning a panic into a 500 JSON response (FastAPI's
-/// `ServerErrorMiddleware`). The panic message goes to the log.
-async fn catch_panics(future: impl Future<Output = Response>) -> Response {
+/// `ServerErrorMiddleware`): the innermost of the three catch points described in
+/// [`rasgi_executor::panic`]. It logs the panic once, naming the route (or, when none
+/// matched, the request's method and path) and where the code panicked:
+/// `GET /panic: handler panicked at src/demo.rs:203:5: ...`.
+async fn catch_panics(scope: &Scope, route: Option<Rc<str>>, future: impl Future<Output = Response>) -> Response {
     let mut future = pin!(future);
-    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+    poll_fn(|cx| match rasgi_executor::catch(|| future.as_mut().poll(cx)) {
         Ok(poll) => poll,
-        Err(payload) => {
-            let message = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)");
-            log_error!("handler panicked: {message}");
+        Err(panic) => {
+            match &route {
+                Some(route) => log_error!("{route}: handler {panic}"),
+                None => log_error!("{} {}: middleware {panic}", scope.method(), scope.path()),
+            }
             Poll::Ready(HttpException::internal().to_response())
         }
     })
@@ -284,8 +289,9 @@ impl rasgi_http::App for App {
         // 1. Route, and name this task after the route for the diagnostics (the
         //    slow-poll warning then names `GET /blocking`).
         let mut request = self.inner.route_request(scope, Vec::new());
-        if let Some(label) = request.route() {
-            rasgi_executor::task::set_name(label);
+        let route = request.route();
+        if let Some(label) = &route {
+            rasgi_executor::task::set_name(label.clone());
         }
 
         // 2. Read the body, bounded. A body whose announced length is already over the
@@ -305,7 +311,7 @@ impl rasgi_http::App for App {
         };
 
         // 3. Middleware, then the handler.
-        let response = catch_panics(Next { inner: self.inner.clone(), index: 0 }.run(request)).await;
+        let response = catch_panics(scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await;
 
         // 4. Send.
         send_response(send, response).await

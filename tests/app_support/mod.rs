@@ -80,7 +80,8 @@ pub struct Demo {
 
 impl Demo {
     /// Starts the demo with extra flags; no database (`RASGI_DEMO_DATABASE=off`), no
-    /// trace, no `DATABASE_URL` or `SSL_CERT_FILE` from the caller's environment.
+    /// trace, no `DATABASE_URL`, `SSL_CERT_FILE` or `RUST_BACKTRACE` from the caller's
+    /// environment.
     pub fn start(args: &[&str]) -> Demo {
         Demo::start_with(args, &[("RASGI_DEMO_DATABASE", "off")])
     }
@@ -93,7 +94,15 @@ impl Demo {
         use std::process::{Command, Stdio};
         let mut command = Command::new(env!("CARGO_BIN_EXE_rasgi"));
         command.args(["--port", "0"]).args(args);
-        for name in ["DATABASE_URL", "SSL_CERT_FILE", "RASGI_TRACE", "RASGI_DEMO_DATABASE", "EXTERNAL_API_URL"] {
+        let inherited = [
+            "DATABASE_URL",
+            "SSL_CERT_FILE",
+            "RASGI_TRACE",
+            "RASGI_DEMO_DATABASE",
+            "EXTERNAL_API_URL",
+            "RUST_BACKTRACE",
+        ];
+        for name in inherited {
             command.env_remove(name);
         }
         for (name, value) in env {

@@ -65,3 +65,33 @@ impl Log {
         self.0.borrow().clone()
     }
 }
+
+/// The variable that tells a child process which scenario to run.
+const SCENARIO: &str = "RASGI_TEST_SCENARIO";
+
+/// Runs `test_name` alone in a child process (this test binary again, with the one test
+/// selected and [`in_child`] true there) and returns the child's stderr lines: the way to
+/// check what the loop writes to stderr. The variables that change what is written (the
+/// slow-poll threshold, backtraces) are removed; each scenario sets what it needs in code.
+pub fn stderr_of_child(test_name: &str) -> Vec<String> {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO, test_name)
+        .env_remove("RASGI_SLOW_POLL_MS")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("cannot run the test binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8(output.stderr).expect("stderr is not UTF-8");
+    assert!(output.status.success(), "the child scenario failed:\n{stdout}{stderr}");
+    // Proof that the filter selected the scenario: an empty stderr means nothing if
+    // no test ran at all.
+    assert!(stdout.contains("1 passed"), "the child ran no scenario:\n{stdout}");
+    stderr.lines().map(str::to_owned).collect()
+}
+
+/// True in the child started by [`stderr_of_child`]: run the scenario instead of checking it.
+pub fn in_child(test_name: &str) -> bool {
+    std::env::var(SCENARIO).as_deref() == Ok(test_name)
+}

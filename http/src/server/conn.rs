@@ -35,7 +35,6 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -215,8 +214,8 @@ enum Outcome {
     Done,
     /// The application returned an error.
     Failed(String),
-    /// The application panicked; the payload's message.
-    Panicked(String),
+    /// The application panicked: its message and where.
+    Panicked(rasgi_executor::Panic),
     /// The client hung up while the application was still working; its future was
     /// dropped at the `.await` where it waited.
     ClientGone,
@@ -461,13 +460,11 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
         poll_fn(|cx| {
             // A panicking handler must become a 500 for this request, not a dead loop: catch
             // the unwind at the poll that raised it.
-            match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+            // (The middle one of the three catch points in `rasgi_executor::panic`.)
+            match rasgi_executor::catch(|| call.as_mut().poll(cx)) {
                 Ok(Poll::Ready(Ok(()))) => return Poll::Ready(Outcome::Done),
                 Ok(Poll::Ready(Err(e))) => return Poll::Ready(Outcome::Failed(e.message)),
-                Err(payload) => {
-                    let msg = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)").to_owned();
-                    return Poll::Ready(Outcome::Panicked(msg));
-                }
+                Err(panic) => return Poll::Ready(Outcome::Panicked(panic)),
                 Ok(Poll::Pending) => {}
             }
             // The handler is waiting. Once the body is fully read, watch the socket so that a
@@ -510,7 +507,7 @@ async fn run_app<A: App>(app: &A, scope: &Scope, conn: &Conn) {
             return;
         }
         Outcome::Failed(message) => message,
-        Outcome::Panicked(message) => format!("the application panicked: {message}"),
+        Outcome::Panicked(panic) => format!("the application {panic}"),
     };
     if conn.disconnected.get() {
         log_warn!("{method} {path}: {failure} (client disconnected)");

@@ -36,7 +36,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -632,13 +631,10 @@ pub(crate) async fn serve<A: App>(ctx: &LoopContext<A>, conn: &Conn, scope: &Sco
         if outcome.is_none() {
             // A panicking handler closes its socket with 1011 (or gets a 500 before
             // accepting) instead of taking the loop down.
-            let polled = match catch_unwind(AssertUnwindSafe(|| app.as_mut().poll(cx))) {
+            let polled = match rasgi_executor::catch(|| app.as_mut().poll(cx)) {
                 Ok(Poll::Ready(result)) => Some(result.map_err(|e| e.message)),
                 Ok(Poll::Pending) => None,
-                Err(payload) => {
-                    let msg = rasgi_executor::panic_message(payload.as_ref()).unwrap_or("(no message)").to_owned();
-                    Some(Err(format!("the application panicked: {msg}")))
-                }
+                Err(panic) => Some(Err(format!("the application {panic}"))),
             };
             if let Some(result) = polled {
                 session.app_finished(&result, path);
