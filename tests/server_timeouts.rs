@@ -83,6 +83,30 @@ fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
 }
 
 #[test]
+fn a_connection_busy_for_many_keep_alive_periods_is_never_cut() {
+    // The idle timer is not moved on every request: it fires at an earlier deadline and
+    // is re-armed at the real one (`conn.rs`, `next_request`). A connection used every
+    // 300 ms for three times the 800 ms timeout crosses several such early firings, and
+    // each must re-arm rather than close.
+    let server = server(Duration::from_secs(30), Duration::from_millis(800));
+    let mut client = server.connect();
+    let started = Instant::now();
+    let mut served = 0;
+    while started.elapsed() < Duration::from_millis(2400) {
+        client.send(&format!("GET /n{served} HTTP/1.1\r\nHost: test\r\n\r\n"));
+        assert_eq!(client.response().text(), format!("/n{served}"));
+        served += 1;
+        thread::sleep(Duration::from_millis(300));
+    }
+    assert!(served >= 6, "only {served} requests in 2.4 s");
+    let idle_from = Instant::now();
+    client.assert_closed();
+    let idle = idle_from.elapsed();
+    assert!(idle >= Duration::from_millis(450), "closed too early, after {idle:?} idle");
+    assert!(idle < Duration::from_secs(6), "closed too late, after {idle:?} idle");
+}
+
+#[test]
 fn a_slowloris_client_is_cut_at_the_header_timeout_while_others_are_served() {
     let server = server(Duration::from_secs(1), Duration::from_secs(30));
     let addr = server.addr;

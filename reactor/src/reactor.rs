@@ -206,7 +206,9 @@ impl Reactor {
     }
 
     /// Wakes every timer whose deadline is at or before `now`, in deadline order (ties
-    /// in the order they were registered). Returns how many fired.
+    /// in the order they were registered). Returns how many fired. `now` must be a fresh
+    /// reading of the clock: it becomes [`loop_time`], which sleeps trust to be no later
+    /// than the real time.
     pub fn fire_expired_timers(&self, now: Instant) -> usize {
         LOOP_TIME.set(Some(now));
         let mut fired = 0;

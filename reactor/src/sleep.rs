@@ -6,13 +6,20 @@
 //! is not yet due registers (or refreshes) its waker and returns `Pending`. Dropping a
 //! registered `Sleep` removes its timer, so a `timeout` that did not expire leaves no
 //! trace in the reactor.
+//!
+//! "Checks the clock" is cheaper than it sounds. The loop reads the clock once per turn,
+//! when it wakes ([`loop_time`]); that reading is never ahead of the real clock, so a
+//! deadline it has passed has certainly passed. Only a sleep that is not due by it and
+//! not yet registered asks the kernel's clock. A registered one needs no clock at all: the
+//! reactor fires its timer at the first turn that finds it due. A connection's idle timer
+//! is polled on every request, and this is what took the clock read out of that poll.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::reactor::Reactor;
+use crate::reactor::{loop_time, Reactor};
 use crate::timer::TimerKey;
 
 /// Waits until `duration` has passed. Must be awaited on a loop thread.
@@ -68,15 +75,18 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Due? Then we are done, whether or not the timer fired first. (The loop may
-        // poll us because of some other wake-up after the deadline passed.)
-        if Instant::now() >= self.deadline {
+        // Due by the loop's clock? Then we are done, whether or not the timer fired
+        // first. (The loop may poll us because of some other wake-up after the deadline
+        // passed.)
+        if loop_time() >= self.deadline {
             self.cancel();
             return Poll::Ready(());
         }
         match &self.registered {
-            // Registered: make sure the stored waker is this task's (a future can move
-            // between tasks, e.g. inside a select that another task took over).
+            // Registered: the reactor will fire the timer in the first turn that finds it
+            // due, so no clock read is needed here. Make sure the stored waker is this
+            // task's (a future can move between tasks, e.g. inside a select that another
+            // task took over).
             Some((reactor, key)) => {
                 if !reactor.update_timer(*key, cx.waker()) {
                     // Our timer is gone. With a monotonic clock a fired timer is
@@ -88,8 +98,12 @@ impl Future for Sleep {
                     self.registered = Some((reactor, key));
                 }
             }
-            // First Pending: register with this thread's reactor.
+            // First poll: the loop's clock may lag behind by one turn, so ask the real
+            // one before registering a timer that is already due.
             None => {
+                if Instant::now() >= self.deadline {
+                    return Poll::Ready(());
+                }
                 let deadline = self.deadline;
                 let registered = Reactor::with_current(|reactor| {
                     (reactor.clone(), reactor.insert_timer(deadline, cx.waker().clone()))

@@ -228,8 +228,8 @@ impl App {
     /// server does after reading the body. Useful in tests.
     pub async fn handle(&self, scope: Scope, body: Vec<u8>) -> Response {
         let request = self.inner.route_request(&scope, body);
-        let route = request.route();
-        catch_panics(&scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await
+        let route = request.route_index;
+        catch_panics(&self.inner, &scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await
     }
 }
 
@@ -269,13 +269,20 @@ impl Inner {
 /// [`rasgi_executor::panic`]. It logs the panic once, naming the route (or, when none
 /// matched, the request's method and path) and where the code panicked:
 /// `GET /panic: handler panicked at src/demo.rs:203:5: ...`.
-async fn catch_panics(scope: &Scope, route: Option<Rc<str>>, future: impl Future<Output = Response>) -> Response {
+async fn catch_panics(
+    inner: &Inner,
+    scope: &Scope,
+    route: Option<usize>,
+    future: impl Future<Output = Response>,
+) -> Response {
     let mut future = pin!(future);
     poll_fn(|cx| match rasgi_executor::catch(|| future.as_mut().poll(cx)) {
         Ok(poll) => poll,
         Err(panic) => {
-            match &route {
-                Some(route) => log_error!("{route}: handler {panic}"),
+            // The route's label is looked up only now: a request that does not panic
+            // pays nothing for it.
+            match route.and_then(|i| inner.routes.get(i)) {
+                Some(route) => log_error!("{}: handler {panic}", route.label),
                 None => log_error!("{} {}: middleware {panic}", scope.method(), scope.path()),
             }
             Poll::Ready(HttpException::internal().to_response())
@@ -289,9 +296,8 @@ impl rasgi_http::App for App {
         // 1. Route, and name this task after the route for the diagnostics (the
         //    slow-poll warning then names `GET /blocking`).
         let mut request = self.inner.route_request(scope, Vec::new());
-        let route = request.route();
-        if let Some(label) = &route {
-            rasgi_executor::task::set_name(label.clone());
+        if let Some(label) = request.route() {
+            rasgi_executor::task::set_name(label);
         }
 
         // 2. Read the body, bounded. A body whose announced length is already over the
@@ -311,7 +317,9 @@ impl rasgi_http::App for App {
         };
 
         // 3. Middleware, then the handler.
-        let response = catch_panics(scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await;
+        let route = request.route_index;
+        let response =
+            catch_panics(&self.inner, scope, route, Next { inner: self.inner.clone(), index: 0 }.run(request)).await;
 
         // 4. Send.
         send_response(send, response).await

@@ -390,7 +390,11 @@ async fn next_request<A: App>(
         // the slow-poll detector, which reads it after the poll, sees the route's).
         // Renaming here rather than per request spares pipelined requests two renames.
         rasgi_executor::task::set_name(ctx.task_name.clone());
-        let now = Instant::now();
+        // The loop's clock (read once per turn, when it woke) is exact enough for
+        // second-scale deadlines, and this runs once per request on a kept-alive
+        // connection: one `clock_gettime` less per request. It lags the real clock by at
+        // most the current turn, so a deadline can only come that much early.
+        let now = rasgi_reactor::loop_time();
         let started = *clock_start.get_or_insert(now);
         let header_deadline = started + ctx.config.timeout_header;
         let deadline = if head_begun {
@@ -402,9 +406,17 @@ async fn next_request<A: App>(
         } else {
             header_deadline.min(started + ctx.config.timeout_keep_alive)
         };
+        // The idle timer is armed no later than `deadline`, and moved only when the
+        // deadline comes *earlier*. A busy connection's deadline moves later with every
+        // request; following it would take a timer out of the reactor's table and put one
+        // back each time. Instead the timer fires at the old deadline, and the wait below
+        // re-arms it once if the real one is still ahead: one re-arm per keep-alive period
+        // instead of one per request. With the loop clock above and `Sleep` polling
+        // without a clock read, this took a plaintext request from 6,938 to 6,602
+        // user-space instructions (callgrind, one request per write).
         let timer = match idle_timer {
             Some(timer) => {
-                if timer.deadline() != deadline {
+                if timer.deadline() > deadline {
                     timer.reset(deadline);
                 }
                 timer
@@ -425,7 +437,14 @@ async fn next_request<A: App>(
                 Poll::Pending => {}
             }
             if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
-                return Poll::Ready(Woke::Deadline);
+                if timer.deadline() >= deadline {
+                    return Poll::Ready(Woke::Deadline);
+                }
+                // An early timer (see above): re-arm it at the real deadline.
+                timer.reset(deadline);
+                if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
+                    return Poll::Ready(Woke::Deadline);
+                }
             }
             if watch_shutdown && conn.guard.poll_stopping(cx).is_ready() {
                 return Poll::Ready(Woke::Shutdown);
