@@ -93,7 +93,7 @@ fn a_connection_busy_for_many_keep_alive_periods_is_never_cut() {
     let started = Instant::now();
     let mut served = 0;
     while started.elapsed() < Duration::from_millis(2400) {
-        client.send(&format!("GET /n{served} HTTP/1.1\r\nHost: test\r\n\r\n"));
+        client.send(format!("GET /n{served} HTTP/1.1\r\nHost: test\r\n\r\n"));
         assert_eq!(client.response().text(), format!("/n{served}"));
         served += 1;
         thread::sleep(Duration::from_millis(300));
