@@ -407,11 +407,13 @@ def parse_wrk(output):
 
 
 def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), from /proc/PID/stat."""
+    """(utime, stime) of a process (all its threads) in seconds, from /proc/PID/stat: the time
+    spent in the program itself and in the kernel on its behalf (system calls, the TCP stack)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # After the ")" that ends the command name: field 3 is index 0, so utime (14) and
     # stime (15) are at 11 and 12.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def run_wrk(port, path, depth, seconds):
@@ -500,11 +502,18 @@ def suite_server(args):
                         run_wrk(port, path, depth, args.warmup)
                     # Server CPU per request: the figure that holds even when wrk, on its
                     # own core, is the bottleneck (then req/s ties but CPU does not).
-                    cpu_before = cpu_seconds(proc.pid)
+                    # Split into user and kernel time: both servers make the same system
+                    # calls, so the kernel half is the floor neither can go below, and the
+                    # user half is what the server's own code costs.
+                    user_before, kernel_before = cpu_seconds(proc.pid)
                     measured, raw = run_wrk(port, path, depth, args.duration)
-                    cpu_used = cpu_seconds(proc.pid) - cpu_before
+                    user_after, kernel_after = cpu_seconds(proc.pid)
                     if measured.get("requests"):
-                        measured["cpu_ns_per_request"] = cpu_used * 1e9 / measured["requests"]
+                        per_request = 1e9 / measured["requests"]
+                        measured["user_ns_per_request"] = (user_after - user_before) * per_request
+                        measured["kernel_ns_per_request"] = (kernel_after - kernel_before) * per_request
+                        measured["cpu_ns_per_request"] = (measured["user_ns_per_request"]
+                                                          + measured["kernel_ns_per_request"])
             except StartError as e:
                 # A server that cannot start will not start on the next try either.
                 broken[name] = "did not start"
@@ -517,7 +526,8 @@ def suite_server(args):
                 continue
             p99 = f", p99 {measured['p99_ms']:.2f} ms" if "p99_ms" in measured else ""
             if "cpu_ns_per_request" in measured:
-                p99 += f", {measured['cpu_ns_per_request']:,.0f} CPU ns/request"
+                p99 += (f", {measured['cpu_ns_per_request']:,.0f} CPU ns/request"
+                        f" ({measured['user_ns_per_request']:,.0f} user)")
             flag = f"  ⚠ {'; '.join(measured['problems'])}" if measured["problems"] else ""
             progress(f"{label}: {measured['value']:>12,.0f} req/s{p99}{flag}{busy_flag(busy)}")
             result["runs"].append({

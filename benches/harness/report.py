@@ -161,6 +161,9 @@ def aggregate(suite_data):
             cpus = [r["cpu_ns_per_request"] for r in mine if r.get("cpu_ns_per_request")]
             if cpus:
                 row["cpu_ns"] = statistics.median(cpus)
+            users = [r["user_ns_per_request"] for r in mine if r.get("user_ns_per_request")]
+            if users:
+                row["user_ns"] = statistics.median(users)
             rows[(group, contender)] = row
     preference = SUITES[suite_data["suite"]]["baselines"]
     baseline = next((b for b in preference if b in contenders), contenders[0] if contenders else None)
@@ -170,6 +173,9 @@ def aggregate(suite_data):
         base_cpu = base.get("cpu_ns") if base else None
         if "cpu_ns" in row and base_cpu:
             row["cpu_ratio"] = row["cpu_ns"] / base_cpu
+        base_user = base.get("user_ns") if base else None
+        if "user_ns" in row and base_user:
+            row["user_ratio"] = row["user_ns"] / base_user
     return rows, baseline, groups, contenders
 
 
@@ -231,8 +237,11 @@ def suite_markdown(suite_data):
     if has_p99:
         header.append("p99 latency")
     header.append(f"× {baseline}")
+    has_user = any("user_ns" in r for r in rows.values())
     if has_cpu:
         header += ["server CPU / request", f"CPU × {baseline}"]
+    if has_user:
+        header += ["of which user space", f"user × {baseline}"]
     header.append("runs")
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
@@ -265,6 +274,9 @@ def suite_markdown(suite_data):
             if has_cpu:
                 cells.append(f"{row['cpu_ns']:,.0f} ns" if "cpu_ns" in row else "–")
                 cells.append(f"{row['cpu_ratio']:.2f}" if "cpu_ratio" in row else "–")
+            if has_user:
+                cells.append(f"{row['user_ns']:,.0f} ns" if "user_ns" in row else "–")
+                cells.append(f"{row['user_ratio']:.2f}" if "user_ratio" in row else "–")
             cells.append(str(row["n"]))
             lines.append("| " + " | ".join(cells) + " |")
     measured = sorted({r["measured"] for r in rows.values() if r["measured"]})

@@ -43,7 +43,9 @@
 #               HTML) and `updates` (?queries=20). Load is `wrk -t1 -c64 --latency`. Reports
 #               requests/s, p99 latency, and the server's CPU time per request (utime+stime
 #               from /proc/PID/stat around the wrk run, divided by the requests), which holds
-#               even when wrk, on its own core, is the bottleneck. Every server's responses are checked once per run
+#               even when wrk, on its own core, is the bottleneck, and the user-space part of
+#               it (utime alone): what the server's own code costs, above the kernel's TCP
+#               work that every server pays alike. Every server's responses are checked once per run
 #               (headers, bodies, row counts, the fortunes page, the ?queries= clamping); a
 #               contender that fails a check is flagged under the table.
 #               Contenders: rasgi's `techempower` binary, benches/peers/hyper
