@@ -21,6 +21,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use crate::headers::write_decimal;
+
 /// `http` or `https`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -102,11 +104,16 @@ impl Url {
         // Surrounding whitespace is a copy-and-paste accident, not part of the URL.
         let input = input.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
         let (scheme, rest) = input.split_once("://").ok_or(UrlError::MissingScheme)?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
-            "" => return Err(UrlError::MissingScheme),
-            other => return Err(UrlError::UnsupportedScheme(other.to_string())),
+        // Compared ignoring case rather than lowercased into a new string: parsing runs for
+        // every request.
+        let scheme = if scheme.eq_ignore_ascii_case("https") {
+            Scheme::Https
+        } else if scheme.eq_ignore_ascii_case("http") {
+            Scheme::Http
+        } else if scheme.is_empty() {
+            return Err(UrlError::MissingScheme);
+        } else {
+            return Err(UrlError::UnsupportedScheme(scheme.to_ascii_lowercase()));
         };
         // The authority ends where the path, query or fragment begins.
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -166,6 +173,23 @@ impl Url {
             host
         } else {
             format!("{host}:{}", self.port)
+        }
+    }
+
+    /// Appends [`Url::authority`] to `out` without building a string for it: the `Host`
+    /// field of every request is written this way.
+    pub(crate) fn write_authority(&self, out: &mut Vec<u8>) {
+        let bracketed = self.host.contains(':');
+        if bracketed {
+            out.push(b'[');
+        }
+        out.extend_from_slice(self.host.as_bytes());
+        if bracketed {
+            out.push(b']');
+        }
+        if self.port != self.scheme.default_port() {
+            out.push(b':');
+            write_decimal(out, u64::from(self.port));
         }
     }
 
@@ -375,6 +399,25 @@ fn remove_dot_segments(target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_authority_is_the_authority() {
+        for raw in [
+            "https://Example.com/",
+            "http://example.com:8080/x",
+            "https://[::1]:8443/",
+            "http://[::1]/",
+            "https://h:443/",
+        ] {
+            let url = Url::parse(raw).unwrap();
+            let mut out = b"host: ".to_vec();
+            url.write_authority(&mut out);
+            assert_eq!(out, format!("host: {}", url.authority()).into_bytes(), "{raw}");
+        }
+        assert_eq!(Url::parse("HTTPS://a/").unwrap().scheme(), Scheme::Https);
+        assert_eq!(Url::parse("ftp://a/"), Err(UrlError::UnsupportedScheme("ftp".into())));
+        assert_eq!(Url::parse("FTP://a/"), Err(UrlError::UnsupportedScheme("ftp".into())));
+    }
 
     #[test]
     fn parses_the_parts() {
