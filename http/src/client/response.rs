@@ -282,8 +282,9 @@ impl Response {
 
     /// The whole body.
     pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
-        // Sized from Content-Length up front instead of growing as pieces arrive. A coded
-        // body decodes to some other length, so then it grows.
+        // Sized from Content-Length up front: one allocation however many pieces the body
+        // arrives in, instead of one per doubling (a body in one piece costs one either
+        // way). A coded body decodes to some other length, so then it grows.
         let hint = if self.decoder.is_none() { self.body.reserve_hint() } else { 0 };
         let mut all = Vec::with_capacity(hint);
         while self.next(&mut all).await? {}
