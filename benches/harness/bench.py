@@ -577,7 +577,9 @@ def suite_https(args):
     description = (
         f"{args.rounds} alternating round(s) of {args.duration:g} s; nginx (1 worker, CPU {LOAD_CPU}) "
         f"returns `Hello, World!` over TLS with a CA made at test time; client pinned to CPU {SUBJECT_CPU}. "
-        "`gets_cN`: N concurrent keep-alive GET loops sharing one client."
+        "`gets_cN`: N concurrent keep-alive GET loops sharing one client. Every contender sends "
+        "`host`, `user-agent`, `accept: */*` and `accept-encoding: gzip, deflate` (httpx adds "
+        "`connection: keep-alive`), so nginx parses the same request from each."
     )
     result = new_result("https", args, table, skipped, description, duration_s=args.duration)
     expanded = {}

@@ -12,8 +12,14 @@
 //! `{"bench":"https","impl":"rasgi","measure":"gets_c1","value":...,"unit":"req/s","ops":N,"seconds":S,"concurrency":1}`.
 //!
 //! Usage: `httpsbench --url https://127.0.0.1:PORT/ --cacert ca.pem [--duration S | --seconds S]
-//! [--concurrency C]` (the URL may also be given without `--url`).
+//! [--concurrency C] [--requests N]` (the URL may also be given without `--url`).
+//!
+//! `--requests N` replaces the clock with a count: the loops share N GETs between them and
+//! stop when all are done. That is the mode for counting work per GET (callgrind's
+//! instructions, strace's system calls), which must not depend on how fast the machine is:
+//! (count(N₂) − count(N₁)) / (N₂ − N₁) leaves out start-up and the TLS handshakes.
 
+use std::cell::Cell;
 use std::process::exit;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -32,11 +38,18 @@ struct Flags {
     cacert: String,
     duration: Duration,
     concurrency: usize,
+    /// A fixed number of GETs instead of a duration, when set.
+    requests: Option<u64>,
 }
 
 fn parse_flags() -> Flags {
-    let mut flags =
-        Flags { url: String::new(), cacert: String::new(), duration: Duration::from_secs(5), concurrency: 1 };
+    let mut flags = Flags {
+        url: String::new(),
+        cacert: String::new(),
+        duration: Duration::from_secs(5),
+        concurrency: 1,
+        requests: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if !arg.starts_with("--") {
@@ -53,6 +66,9 @@ fn parse_flags() -> Flags {
             }
             "--concurrency" => {
                 flags.concurrency = value.parse().ok().filter(|&c| c > 0).unwrap_or_else(|| fail("bad --concurrency"))
+            }
+            "--requests" => {
+                flags.requests = Some(value.parse().unwrap_or_else(|_| fail(&format!("bad --requests {value:?}"))))
             }
             other => fail(&format!("unknown flag {other}; see the doc comment of src/bin/httpsbench.rs")),
         }
@@ -73,9 +89,12 @@ fn main() {
             Client::builder().trust_env(false).ca_file(&flags.cacert).build().unwrap_or_else(|e| fail(&e.to_string()));
         let url: Rc<str> = Rc::from(flags.url.as_str());
         let start = Instant::now();
-        let deadline = start + flags.duration;
+        let budget = match flags.requests {
+            Some(n) => Budget::Count(Rc::new(Cell::new(n))),
+            None => Budget::Until(start + flags.duration),
+        };
         let loops: Vec<_> =
-            (0..flags.concurrency).map(|_| spawn(get_loop(client.clone(), url.clone(), deadline))).collect();
+            (0..flags.concurrency).map(|_| spawn(get_loop(client.clone(), url.clone(), budget.clone()))).collect();
         let mut total = 0u64;
         for result in join_all(loops).await {
             match result {
@@ -94,11 +113,34 @@ fn main() {
     });
 }
 
-/// GETs until `deadline`, reading every body to the end (which returns the connection to
-/// the pool); returns how many completed.
-async fn get_loop(client: Client, url: Rc<str>, deadline: Instant) -> Result<u64, Error> {
+/// When the GET loops stop.
+#[derive(Clone)]
+enum Budget {
+    /// At this instant (the timed mode).
+    Until(Instant),
+    /// When the shared count of GETs still to send reaches zero (`--requests`).
+    Count(Rc<Cell<u64>>),
+}
+
+impl Budget {
+    /// Takes the right to send one more GET.
+    fn take(&self) -> bool {
+        match self {
+            Budget::Until(deadline) => Instant::now() < *deadline,
+            Budget::Count(left) => {
+                let n = left.get();
+                left.set(n.saturating_sub(1));
+                n > 0
+            }
+        }
+    }
+}
+
+/// GETs while the budget lasts, reading every body to the end (which returns the
+/// connection to the pool); returns how many completed.
+async fn get_loop(client: Client, url: Rc<str>, budget: Budget) -> Result<u64, Error> {
     let mut done = 0;
-    while Instant::now() < deadline {
+    while budget.take() {
         let response = client.get(&*url).send().await?.error_for_status()?;
         response.bytes().await?;
         done += 1;

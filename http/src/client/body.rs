@@ -68,6 +68,17 @@ impl Body {
         body
     }
 
+    /// How many bytes a buffer for the rest of the body should reserve: the length the
+    /// head announced, up to a limit (a length is the server's word, not memory we owe
+    /// it), and 0 when the framing does not say.
+    pub(crate) fn reserve_hint(&self) -> usize {
+        const MOST: u64 = 1 << 20;
+        match self.framing {
+            Framing::Length(left) => left.min(MOST) as usize,
+            _ => 0,
+        }
+    }
+
     /// True once the whole body was read.
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.framing, Framing::Done)

@@ -73,11 +73,19 @@ pub(crate) struct Connection {
     pub(crate) buf: ReadBuf,
     /// When the connection last went back into the pool (for idle expiry).
     pub(crate) idle_since: Instant,
+    /// The last request head written on this connection; kept only so that the next one
+    /// reuses its allocation (1 of the 32 allocations of a keep-alive GET).
+    pub(crate) request_head: Vec<u8>,
 }
 
 impl Connection {
     fn new(transport: Transport) -> Connection {
-        Connection { transport, buf: ReadBuf::new(INITIAL_BUFFER, MAX_RESPONSE_HEAD), idle_since: Instant::now() }
+        Connection {
+            transport,
+            buf: ReadBuf::new(INITIAL_BUFFER, MAX_RESPONSE_HEAD),
+            idle_since: Instant::now(),
+            request_head: Vec::new(),
+        }
     }
 
     /// Reads whatever the server sent into the buffer: `Ok(0)` at end of stream. Fails when

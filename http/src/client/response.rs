@@ -8,6 +8,7 @@
 //! and servers get smuggled past each other, so ambiguity is an error: two different
 //! Content-Lengths, a malformed length.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use serde::de::DeserializeOwned;
@@ -32,7 +33,7 @@ pub(crate) struct ResponseHead {
     /// The status code.
     pub(crate) status: u16,
     /// The reason phrase (informational only; HTTP/2 dropped it).
-    pub(crate) reason: String,
+    pub(crate) reason: Cow<'static, str>,
     /// HTTP/1.0 or HTTP/1.1.
     pub(crate) version: HttpVersion,
     /// The fields, names lowercased.
@@ -69,42 +70,40 @@ pub(crate) fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(R
         return Err("the server switched protocols (101); upgrades are not supported".into());
     }
 
-    let mut headers = Headers::new();
+    let (names, values) = response.headers.iter().fold((0, 0), |(n, v), h| (n + h.name.len(), v + h.value.len()));
+    let mut headers = Headers::with_capacity(response.headers.len(), names, values);
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding: Option<Vec<u8>> = None;
     let mut close = false;
     let mut keep_alive_token = false;
     for h in response.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        match name.as_str() {
-            "content-length" => {
-                // RFC 9110 §8.6 lets a recipient accept a list of identical values
-                // ("5, 5", or the header twice); any disagreement is an error.
-                for item in h.value.split(|&b| b == b',') {
-                    let n = parse_length(trim(item)).ok_or("invalid Content-Length")?;
-                    if content_length.is_some_and(|previous| previous != n) {
-                        return Err("conflicting Content-Length values".into());
-                    }
-                    content_length = Some(n);
+        // The names that decide framing are compared as they came, ignoring case, rather
+        // than lowercased into a new string first.
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            // RFC 9110 §8.6 lets a recipient accept a list of identical values
+            // ("5, 5", or the header twice); any disagreement is an error.
+            for item in h.value.split(|&b| b == b',') {
+                let n = parse_length(trim(item)).ok_or("invalid Content-Length")?;
+                if content_length.is_some_and(|previous| previous != n) {
+                    return Err("conflicting Content-Length values".into());
                 }
+                content_length = Some(n);
             }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // The last coding is what decides the framing; collect them all.
-            "transfer-encoding" => {
-                let codings = transfer_encoding.get_or_insert_with(Vec::new);
-                if !codings.is_empty() {
-                    codings.push(b',');
-                }
-                codings.extend_from_slice(h.value);
+            let codings = transfer_encoding.get_or_insert_with(Vec::new);
+            if !codings.is_empty() {
+                codings.push(b',');
             }
-            "connection" => {
-                for token in h.value.split(|&b| b == b',') {
-                    close |= trim(token).eq_ignore_ascii_case(b"close");
-                    keep_alive_token |= trim(token).eq_ignore_ascii_case(b"keep-alive");
-                }
+            codings.extend_from_slice(h.value);
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                close |= trim(token).eq_ignore_ascii_case(b"close");
+                keep_alive_token |= trim(token).eq_ignore_ascii_case(b"keep-alive");
             }
-            _ => {}
         }
-        headers.append(name, h.value);
+        headers.append_lowercased(name, h.value);
     }
 
     let mut keep_alive = match version {
@@ -131,8 +130,19 @@ pub(crate) fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(R
         keep_alive = false;
         Framing::Close
     };
-    let reason = response.reason.unwrap_or_default().to_string();
+    let reason = reason_phrase(response.reason.unwrap_or_default());
     Ok(Some((ResponseHead { status, reason, version, headers, framing, keep_alive }, len)))
+}
+
+/// The reason phrase, borrowed from a table when it is one of the usual ones — as it is in
+/// nearly every response — so that reading it costs no allocation.
+fn reason_phrase(reason: &str) -> Cow<'static, str> {
+    const USUAL: [&str; 8] =
+        ["OK", "Created", "No Content", "Moved Permanently", "Found", "Not Modified", "Bad Request", "Not Found"];
+    match USUAL.iter().find(|usual| **usual == reason) {
+        Some(usual) => Cow::Borrowed(usual),
+        None => Cow::Owned(reason.to_string()),
+    }
 }
 
 /// `1*DIGIT`, without overflow.
@@ -152,7 +162,7 @@ pub struct Response {
     /// The status code.
     status: u16,
     /// The reason phrase.
-    reason: String,
+    reason: Cow<'static, str>,
     /// The server's HTTP version.
     version: HttpVersion,
     /// The header fields, names lowercased.
@@ -272,7 +282,11 @@ impl Response {
 
     /// The whole body.
     pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
-        let mut all = Vec::new();
+        // Sized from Content-Length up front: one allocation however many pieces the body
+        // arrives in, instead of one per doubling (a body in one piece costs one either
+        // way). A coded body decodes to some other length, so then it grows.
+        let hint = if self.decoder.is_none() { self.body.reserve_hint() } else { 0 };
+        let mut all = Vec::with_capacity(hint);
         while self.next(&mut all).await? {}
         Ok(all)
     }
@@ -343,6 +357,16 @@ mod tests {
 
         let (h, _) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true).unwrap().unwrap();
         assert!(matches!(h.framing, Framing::Empty));
+    }
+
+    #[test]
+    fn reason_phrases_and_field_names() {
+        let (h, _) = head("HTTP/1.1 200 OK\r\nCONTENT-length: 0\r\nX-Thing: A b\r\n\r\n").unwrap().unwrap();
+        assert!(matches!(h.reason, Cow::Borrowed("OK")));
+        assert_eq!(h.headers.iter().collect::<Vec<_>>(), [("content-length", &b"0"[..]), ("x-thing", b"A b")]);
+        assert!(matches!(h.framing, Framing::Length(0)));
+        let (h, _) = head("HTTP/1.1 404 Nothing Here\r\nContent-Length: 0\r\n\r\n").unwrap().unwrap();
+        assert_eq!(h.reason, "Nothing Here");
     }
 
     #[test]

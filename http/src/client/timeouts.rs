@@ -16,6 +16,7 @@
 //! limit or the deadline, and the error says which one ran out.
 
 use std::future::Future;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rasgi_executor::timeout_at;
@@ -66,19 +67,20 @@ pub(crate) struct Clock {
     timeouts: Timeouts,
     /// `send` time + `timeouts.total`.
     deadline: Option<Instant>,
-    /// `scheme://host:port`, for the error message.
-    origin: String,
+    /// `scheme://host:port`, for the error message; shared with the origin's pool, so that
+    /// starting and cloning a clock (twice per request) allocates nothing.
+    origin: Rc<str>,
 }
 
 impl Clock {
     /// Starts the clock of a request to `origin`.
-    pub(crate) fn start(timeouts: Timeouts, origin: String) -> Clock {
+    pub(crate) fn start(timeouts: Timeouts, origin: Rc<str>) -> Clock {
         let deadline = timeouts.total.map(|total| Instant::now() + total);
         Clock { timeouts, deadline, origin }
     }
 
     /// The same deadline, for the next hop of a redirect (which may go to another origin).
-    pub(crate) fn for_origin(&self, origin: String) -> Clock {
+    pub(crate) fn for_origin(&self, origin: Rc<str>) -> Clock {
         Clock { origin, ..self.clone() }
     }
 
@@ -114,7 +116,7 @@ impl Clock {
                 kind,
                 after,
                 during,
-                origin: self.origin.clone(),
+                origin: self.origin.to_string(),
             }),
         }
     }
