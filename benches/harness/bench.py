@@ -251,11 +251,18 @@ def stop(proc, grace=10.0):
 
 
 def run_json_lines(argv, timeout, env=None):
-    """Runs a measurement binary and returns the JSON objects it printed, one per line."""
+    """Runs a measurement binary and returns the JSON objects it printed, one per line.
+
+    A run that printed one measurement with an op count also gets the program's own CPU time
+    per op (user + kernel, and user alone, from the rusage of the finished child): for a client
+    whose throughput is set by the server it talks to, the figure that still compares the
+    clients."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=full_env,
                           stdin=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-800:]}")
     lines = []
@@ -265,6 +272,12 @@ def run_json_lines(argv, timeout, env=None):
             lines.append(json.loads(line))
     if not lines:
         raise RuntimeError(f"{' '.join(argv)} printed no JSON lines: {done.stdout[-400:]}")
+    if len(lines) == 1 and lines[0].get("ops"):
+        ops = lines[0]["ops"]
+        user = after.ru_utime - before.ru_utime
+        kernel = after.ru_stime - before.ru_stime
+        lines[0]["user_ns_per_op"] = user * 1e9 / ops
+        lines[0]["cpu_ns_per_op"] = (user + kernel) * 1e9 / ops
     return lines
 
 
@@ -747,10 +760,14 @@ def run_measurement_suite(suite, args, table, result, timeout):
                 continue
             for line in lines:
                 progress(f"{label}: {line['measure']:<15} {line['value']:>14,.1f} {line['unit']}{busy_flag(busy)}")
+                cpu = {}
+                if "cpu_ns_per_op" in line:
+                    cpu = {"cpu_ns_per_request": line["cpu_ns_per_op"],
+                           "user_ns_per_request": line["user_ns_per_op"]}
                 result["runs"].append({
                     "group": line["measure"], "contender": name, "round": rnd + 1,
                     "value": float(line["value"]), "unit": line["unit"], "measured": result["started"],
-                    "busy": busy, "raw": line,
+                    "busy": busy, "raw": line, **cpu,
                 })
     return result
 

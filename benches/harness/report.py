@@ -51,6 +51,7 @@ SUITES = {
         "title": "HTTPS client (keep-alive GETs to local nginx)",
         "group_label": "measure",
         "value_label": "req/s",
+        "cpu_label": "client CPU / GET",
         "higher_is_better": True,
         "baselines": ["rasgi", "hyper-rustls"],
     },
@@ -239,7 +240,7 @@ def suite_markdown(suite_data):
     header.append(f"× {baseline}")
     has_user = any("user_ns" in r for r in rows.values())
     if has_cpu:
-        header += ["server CPU / request", f"CPU × {baseline}"]
+        header += [meta.get("cpu_label", "server CPU / request"), f"CPU × {baseline}"]
     if has_user:
         header += ["of which user space", f"user × {baseline}"]
     header.append("runs")

@@ -57,7 +57,9 @@
 #               `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`
 #               (`rows`). rasgi's `pgbench` vs tokio-postgres vs asyncpg.
 # https         Keep-alive HTTPS GETs/s against a local nginx, with a CA generated at test
-#               time, at concurrency 1 and 16 (`gets_c1`, `gets_c16`). rasgi's `httpsbench`
+#               time, at concurrency 1 and 16 (`gets_c1`, `gets_c16`), and the client's own
+#               CPU time per GET (rusage of the finished client): at 16 at a time nginx's core
+#               sets the pace, and CPU per GET still compares the clients. rasgi's `httpsbench`
 #               vs hyper + hyper-rustls vs httpx.
 # exec          Executor micro-benchmarks in ns/op: `spawn` (1M trivial tasks spawned and
 #               awaited), `pingpong` (100k wake round trips between two tasks), `timers`
