@@ -16,7 +16,11 @@
 //! Why a current-thread runtime: asyncpg runs on one asyncio loop and rasgi on one event loop,
 //! so the client side of every contender gets exactly one core.
 //!
-//! Usage: `pgbench --database-url URL [--duration SECONDS] [--only roundtrips_c1,rows]`
+//! Usage: `pgbench --database-url URL [--duration SECONDS] [--only roundtrips_c1,rows] [--ops N]`
+//!
+//! `--ops N` replaces the duration with a fixed amount of work, for profiling (callgrind,
+//! `strace -c`), exactly as in rasgi's `pgbench`: N round trips in all for `roundtrips_*` (N / 16
+//! per connection), N repetitions of the 100,000-row query for the others.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +35,7 @@ const ROWS_QUERY: &str =
 const CONCURRENCY: usize = 16;
 
 fn main() {
-    let flags = Flags::parse(PROGRAM, &["database-url", "duration", "only"]);
+    let flags = Flags::parse(PROGRAM, &["database-url", "duration", "only", "ops"]);
     let url = flags.get(
         "database-url",
         &std::env::var("DATABASE_URL").unwrap_or_default(),
@@ -41,6 +45,9 @@ fn main() {
     }
     let duration = flags.seconds(PROGRAM, "duration", 5.0);
     let only = flags.get("only", "roundtrips_c1,roundtrips_c16,rows");
+    let ops = flags
+        .has("ops")
+        .then(|| flags.count(PROGRAM, "ops", 1) as u64);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,9 +55,12 @@ fn main() {
     runtime.block_on(async {
         for measure in only.split(',') {
             let result = match measure {
-                "roundtrips_c1" => roundtrips(&url, 1, duration).await,
-                "roundtrips_c16" => roundtrips(&url, CONCURRENCY, duration).await,
-                "rows" => rows(&url, duration).await,
+                "roundtrips_c1" => roundtrips(&url, 1, Budget::new(duration, ops)).await,
+                "roundtrips_c16" => {
+                    let per_connection = ops.map(|n| n.div_ceil(CONCURRENCY as u64));
+                    roundtrips(&url, CONCURRENCY, Budget::new(duration, per_connection)).await
+                }
+                "rows" => rows(&url, Budget::new(duration, ops)).await,
                 other => fail(PROGRAM, &format!("unknown measurement {other}")),
             };
             match result {
@@ -70,6 +80,28 @@ fn main() {
     });
 }
 
+/// When a measurement loop stops: after the duration, or after a fixed number of operations.
+#[derive(Clone, Copy)]
+struct Budget {
+    duration: Duration,
+    ops: Option<u64>,
+}
+
+impl Budget {
+    fn new(duration: Duration, ops: Option<u64>) -> Budget {
+        Budget { duration, ops }
+    }
+
+    /// True while a loop started at `start` that has done `done` operations should do another
+    /// (always at least one).
+    fn more(&self, start: Instant, done: u64) -> bool {
+        match self.ops {
+            Some(ops) => done < ops.max(1),
+            None => done == 0 || start.elapsed() < self.duration,
+        }
+    }
+}
+
 async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     tokio::spawn(async move {
@@ -84,7 +116,7 @@ async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
 async fn roundtrips(
     url: &str,
     concurrency: usize,
-    duration: Duration,
+    budget: Budget,
 ) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
     let mut clients = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -93,12 +125,11 @@ async fn roundtrips(
         clients.push((client, statement));
     }
     let start = Instant::now();
-    let deadline = start + duration;
     let loops = clients
         .into_iter()
         .enumerate()
         .map(|(i, (client, statement))| {
-            tokio::spawn(query_loop(client, statement, deadline, i as u32))
+            tokio::spawn(query_loop(client, statement, start, budget, i as u32))
         });
     let mut total = 0;
     for handle in loops.collect::<Vec<_>>() {
@@ -110,12 +141,13 @@ async fn roundtrips(
 async fn query_loop(
     client: Client,
     statement: Statement,
-    deadline: Instant,
+    start: Instant,
+    budget: Budget,
     seed: u32,
 ) -> Result<u64, tokio_postgres::Error> {
     let mut done = 0u64;
     let mut id = seed.wrapping_mul(7919) % 10_000;
-    while Instant::now() < deadline {
+    while budget.more(start, done) {
         // A cheap stride through 1..=10,000 keeps ids varied without a random generator.
         id = (id + 3_371) % 10_000;
         let key = id as i32 + 1;
@@ -130,15 +162,15 @@ async fn query_loop(
 /// Repeats the 100,000-row query, decoding every value, until `duration` passes (at least once).
 async fn rows(
     url: &str,
-    duration: Duration,
+    budget: Budget,
 ) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
     let client = connect(url).await?;
     let statement = client.prepare(ROWS_QUERY).await?;
     let start = Instant::now();
-    let mut decoded = 0u64;
+    let (mut decoded, mut queries) = (0u64, 0u64);
     // Accumulate something from every column so the decoding cannot be optimised away.
     let mut checksum = 0f64;
-    loop {
+    while budget.more(start, queries) {
         for row in client.query(&statement, &[]).await? {
             let n: i32 = row.get(0);
             let label: String = row.get(1);
@@ -146,9 +178,7 @@ async fn rows(
             checksum += n as f64 + label.len() as f64 + ratio;
             decoded += 1;
         }
-        if start.elapsed() >= duration {
-            break;
-        }
+        queries += 1;
     }
     std::hint::black_box(checksum);
     Ok((decoded, start.elapsed(), "rows/s"))
