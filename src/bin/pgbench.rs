@@ -7,12 +7,13 @@
 //! - `roundtrips_c16`: the same on 16 connections, one task each, all on one event loop;
 //! - `rows`: `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`,
 //!   every value decoded (i32, String, f64), repeated for the duration; reported in rows/s.
-//! - `copy_out` (only with `--only`): the same 100,000 rows as `COPY (...) TO STDOUT`, every
-//!   chunk received, repeated; rows/s. asyncpg's peer is `copy_from_query`.
-//! - `copy_in` (only with `--only`): 100,000 rows `(n, 'row-' || n, n / 7.0)` sent with
-//!   `COPY copy_bench FROM STDIN` into an unlogged table, truncated between rounds; rows/s.
-//!   asyncpg's peer is `copy_records_to_table`. (tokio-postgres has no counterpart in
-//!   `benches/peers/hyper` yet.)
+//! - `copy_out`: the same 100,000 rows as `COPY (...) TO STDOUT` in the text format, every
+//!   row's CopyData received, repeated; rows/s. asyncpg's peer is `copy_from_query`,
+//!   tokio-postgres's `copy_out`.
+//! - `copy_in`: TRUNCATE, then 100,000 rows `(n, 'row-' || n, n / 7.0)`, made before the clock
+//!   starts, sent with `COPY copy_bench (n, label, ratio) FROM STDIN (FORMAT binary)` into an
+//!   unlogged table, every value encoded in COPY's binary format; repeated; rows/s. asyncpg's
+//!   peer is `copy_records_to_table` (always binary), tokio-postgres's `BinaryCopyInWriter`.
 //!
 //! Each measurement prints one JSON line:
 //! `{"bench":"pg","impl":"rasgi","measure":"roundtrips_c1","value":...,"unit":"ops/s","ops":N,"seconds":S,"concurrency":1}`.
@@ -30,13 +31,20 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 use rasgi::pg::cluster::{Cluster, ClusterOptions};
-use rasgi::pg::{Connection, PgError};
+use rasgi::pg::{Connection, PgError, Type};
 use rasgi_executor::{block_on, join_all, spawn};
 
 const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
 /// Must stay identical to the peers' ROWS_QUERY.
 const ROWS_QUERY: &str = "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
 const CONCURRENCY: usize = 16;
+/// The table `copy_in` fills; must stay identical to the peers'.
+const COPY_TABLE: &str = "CREATE UNLOGGED TABLE IF NOT EXISTS copy_bench (n int, label text, ratio float8)";
+/// Must stay identical to the tokio-postgres peer's (asyncpg's `copy_records_to_table` sends
+/// the same statement for the same columns).
+const COPY_IN: &str = "COPY copy_bench (n, label, ratio) FROM STDIN (FORMAT binary)";
+/// Rows per `copy_in`.
+const COPY_ROWS: i32 = 100_000;
 
 fn fail(message: &str) -> ! {
     eprintln!("pgbench: {message}");
@@ -78,7 +86,7 @@ fn parse_flags() -> Flags {
     let mut flags = Flags {
         url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
         duration: Duration::from_secs(5),
-        only: ["roundtrips_c1", "roundtrips_c16", "rows"].map(String::from).to_vec(),
+        only: ["roundtrips_c1", "roundtrips_c16", "rows", "copy_out", "copy_in"].map(String::from).to_vec(),
         ops: None,
     };
     let mut args = std::env::args().skip(1);
@@ -224,7 +232,8 @@ async fn rows(url: &str, duration: Duration, ops: Option<u64>) -> Result<(u64, D
     Ok((decoded, start.elapsed()))
 }
 
-/// Repeats `COPY (ROWS_QUERY) TO STDOUT`, receiving every row, until `duration` passes.
+/// Repeats `COPY (ROWS_QUERY) TO STDOUT` (text format), receiving every row, until the
+/// budget is spent. PostgreSQL sends one CopyData per row; each is one chunk here.
 async fn copy_out(url: &str, duration: Duration, ops: Option<u64>) -> Result<(u64, Duration), PgError> {
     let mut conn = Connection::connect(url).await?;
     let sql = format!("COPY ({ROWS_QUERY}) TO STDOUT");
@@ -243,19 +252,28 @@ async fn copy_out(url: &str, duration: Duration, ops: Option<u64>) -> Result<(u6
     Ok((received, start.elapsed()))
 }
 
-/// Repeats a 100,000-row `COPY ... FROM STDIN` into an unlogged table until `duration` passes.
+/// The rows `copy_in` stores: `(n, 'row-' || n, n / 7.0)` for n in 1..=100,000, made once
+/// before the clock starts, as asyncpg's peer builds its list of records.
+fn copy_rows() -> Vec<(i32, String, f64)> {
+    (1..=COPY_ROWS).map(|n| (n, format!("row-{n}"), n as f64 / 7.0)).collect()
+}
+
+/// Repeats TRUNCATE + a 100,000-row binary `COPY ... FROM STDIN` into an unlogged table until
+/// the budget is spent: every value encoded in COPY's binary format, as asyncpg's
+/// `copy_records_to_table` and tokio-postgres's `BinaryCopyInWriter` do.
 async fn copy_in(url: &str, duration: Duration, ops: Option<u64>) -> Result<(u64, Duration), PgError> {
     let mut conn = Connection::connect(url).await?;
-    conn.execute_script("CREATE UNLOGGED TABLE IF NOT EXISTS copy_bench (n int, label text, ratio float8)").await?;
+    conn.execute_script(COPY_TABLE).await?;
+    let rows = copy_rows();
+    let types = [Type::INT4, Type::TEXT, Type::FLOAT8];
     let start = Instant::now();
     let budget = Budget::starting_now(duration, ops);
     let (mut stored, mut copies) = (0u64, 0u64);
     while budget.more(copies) {
         conn.execute_script("TRUNCATE copy_bench").await?;
-        let mut copy = conn.copy_in("COPY copy_bench FROM STDIN").await?;
-        for n in 1..=100_000 {
-            let (number, label, ratio) = (n.to_string(), format!("row-{n}"), (n as f64 / 7.0).to_string());
-            copy.send_row(&[Some(&number), Some(&label), Some(&ratio)]).await?;
+        let mut copy = conn.copy_in(COPY_IN).await?;
+        for (n, label, ratio) in &rows {
+            copy.send_binary_row(&types, &[n, label, ratio]).await?;
         }
         stored += copy.finish().await?;
         copies += 1;

@@ -1,6 +1,6 @@
 //! `pgbench`: tokio-postgres round trips and row decoding, for the `pg` suite.
 //!
-//! Three measurements, identical in the asyncpg peer (`benches/peers/python/pg_bench.py`) and in
+//! Five measurements, identical in the asyncpg peer (`benches/peers/python/pg_bench.py`) and in
 //! rasgi's own `pgbench` binary:
 //!
 //! - `roundtrips_c1`: one connection, one query in flight at a time, for `--duration` seconds:
@@ -13,6 +13,12 @@
 //!   (prepared once), every column of every row decoded into a native value (i32, String, f64),
 //!   repeated for `--duration` seconds. Reported as rows decoded per second.
 //!
+//! - `copy_out`: the same 100,000 rows as `COPY (...) TO STDOUT` (text format) through
+//!   `copy_out`, every row's CopyData received; rows/s.
+//! - `copy_in`: TRUNCATE, then 100,000 rows `(n, 'row-' || n, n / 7.0)`, made before the clock
+//!   starts, through `BinaryCopyInWriter` into an unlogged table (COPY's binary format, as
+//!   asyncpg's `copy_records_to_table` sends it); rows/s.
+//!
 //! Why a current-thread runtime: asyncpg runs on one asyncio loop and rasgi on one event loop,
 //! so the client side of every contender gets exactly one core.
 //!
@@ -24,7 +30,10 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::{pin_mut, TryStreamExt};
 use rasgi_peer_hyper::{fail, Flags, Measurement};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
 const PROGRAM: &str = "pgbench";
@@ -33,6 +42,11 @@ const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
 const ROWS_QUERY: &str =
     "SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g";
 const CONCURRENCY: usize = 16;
+/// The table, statement and row count of `copy_in`; identical in rasgi's `pgbench`.
+const COPY_TABLE: &str =
+    "CREATE UNLOGGED TABLE IF NOT EXISTS copy_bench (n int, label text, ratio float8)";
+const COPY_IN: &str = "COPY copy_bench (n, label, ratio) FROM STDIN (FORMAT binary)";
+const COPY_ROWS: i32 = 100_000;
 
 fn main() {
     let flags = Flags::parse(PROGRAM, &["database-url", "duration", "only", "ops"]);
@@ -44,7 +58,7 @@ fn main() {
         fail(PROGRAM, "give --database-url or set DATABASE_URL");
     }
     let duration = flags.seconds(PROGRAM, "duration", 5.0);
-    let only = flags.get("only", "roundtrips_c1,roundtrips_c16,rows");
+    let only = flags.get("only", "roundtrips_c1,roundtrips_c16,rows,copy_out,copy_in");
     let ops = flags
         .has("ops")
         .then(|| flags.count(PROGRAM, "ops", 1) as u64);
@@ -61,6 +75,8 @@ fn main() {
                     roundtrips(&url, CONCURRENCY, Budget::new(duration, per_connection)).await
                 }
                 "rows" => rows(&url, Budget::new(duration, ops)).await,
+                "copy_out" => copy_out(&url, Budget::new(duration, ops)).await,
+                "copy_in" => copy_in(&url, Budget::new(duration, ops)).await,
                 other => fail(PROGRAM, &format!("unknown measurement {other}")),
             };
             match result {
@@ -182,4 +198,54 @@ async fn rows(
     }
     std::hint::black_box(checksum);
     Ok((decoded, start.elapsed(), "rows/s"))
+}
+
+/// Repeats `COPY (ROWS_QUERY) TO STDOUT`, receiving every row, until the budget is spent.
+async fn copy_out(
+    url: &str,
+    budget: Budget,
+) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
+    let client = connect(url).await?;
+    let sql = format!("COPY ({ROWS_QUERY}) TO STDOUT");
+    let start = Instant::now();
+    let (mut received, mut bytes, mut copies) = (0u64, 0usize, 0u64);
+    while budget.more(start, copies) {
+        let stream = client.copy_out(sql.as_str()).await?;
+        pin_mut!(stream);
+        // PostgreSQL sends one CopyData per row.
+        while let Some(chunk) = stream.try_next().await? {
+            bytes += chunk.len();
+            received += 1;
+        }
+        copies += 1;
+    }
+    std::hint::black_box(bytes);
+    Ok((received, start.elapsed(), "rows/s"))
+}
+
+/// Repeats TRUNCATE + a 100,000-row binary COPY FROM STDIN until the budget is spent.
+async fn copy_in(
+    url: &str,
+    budget: Budget,
+) -> Result<(u64, Duration, &'static str), tokio_postgres::Error> {
+    let client = connect(url).await?;
+    client.batch_execute(COPY_TABLE).await?;
+    let rows: Vec<(i32, String, f64)> = (1..=COPY_ROWS)
+        .map(|n| (n, format!("row-{n}"), n as f64 / 7.0))
+        .collect();
+    let start = Instant::now();
+    let (mut stored, mut copies) = (0u64, 0u64);
+    while budget.more(start, copies) {
+        client.batch_execute("TRUNCATE copy_bench").await?;
+        let sink = client.copy_in(COPY_IN).await?;
+        let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::TEXT, Type::FLOAT8]);
+        pin_mut!(writer);
+        for (n, label, ratio) in &rows {
+            let values: [&(dyn ToSql + Sync); 3] = [n, label, ratio];
+            writer.as_mut().write(&values).await?;
+        }
+        stored += writer.finish().await?;
+        copies += 1;
+    }
+    Ok((stored, start.elapsed(), "rows/s"))
 }
