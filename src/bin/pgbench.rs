@@ -63,7 +63,9 @@ struct Flags {
 /// When a measurement loop stops: at a deadline, or after a fixed number of operations.
 #[derive(Clone, Copy)]
 struct Budget {
+    /// When a timed loop stops starting operations (ignored when `ops` is set).
     deadline: Instant,
+    /// The fixed number of operations of one loop, from `--ops`; `None` for a timed run.
     ops: Option<u64>,
 }
 

@@ -99,7 +99,9 @@ fn main() {
 /// When a measurement loop stops: after the duration, or after a fixed number of operations.
 #[derive(Clone, Copy)]
 struct Budget {
+    /// How long a timed loop keeps starting operations (ignored when `ops` is set).
     duration: Duration,
+    /// The fixed number of operations of one loop, from `--ops`; `None` for a timed run.
     ops: Option<u64>,
 }
 
