@@ -61,8 +61,9 @@
 #               `COPY copy_bench (n, label, ratio) FROM STDIN (FORMAT binary)` into an
 #               unlogged table (`copy_in`: asyncpg's `copy_records_to_table`, which only sends
 #               binary, tokio-postgres's `BinaryCopyInWriter`, rasgi's `send_binary_row`).
-#               rasgi's `pgbench` vs tokio-postgres vs asyncpg. Each binary also takes
-#               `--ops N` (a fixed amount of work instead of a duration) for callgrind/strace.
+#               rasgi's `pgbench` vs tokio-postgres vs asyncpg. Both Rust `pgbench` binaries
+#               also take `--ops N` (a fixed amount of work instead of a duration), so that
+#               callgrind or `strace -c` runs of two sizes, subtracted, give the cost per op.
 # https         Keep-alive HTTPS GETs/s against a local nginx, with a CA generated at test
 #               time, at concurrency 1 and 16 (`gets_c1`, `gets_c16`). rasgi's `httpsbench`
 #               vs hyper + hyper-rustls vs httpx.
