@@ -1,5 +1,5 @@
 //! COPY as streams against a real PostgreSQL: rows out as exact CSV bytes, rows in with the
-//! text format's escapes and NULLs, failures (bad data, an abort, a missing table) that leave
+//! text format's escapes and NULLs, rows in as typed values in the binary format, failures (bad data, an abort, a missing table) that leave
 //! the connection usable, and backpressure shown by the server itself: while nobody reads a
 //! large COPY, its backend waits in `ClientWrite`.
 
@@ -7,7 +7,7 @@ mod pg_common;
 
 use std::time::Duration;
 
-use rasgi::pg::PgError;
+use rasgi::pg::{PgError, Type};
 use rasgi_executor::{block_on, sleep};
 
 #[test]
@@ -58,6 +58,41 @@ fn copy_in_stores_rows_with_escapes_and_nulls() {
             [(1, Some("tab\there, back\\slash, line\nbreak".to_string())), (2, None), (3, Some("raw".to_string()))]
         );
         assert_eq!(conn.fetch_value::<i64>(&format!("SELECT count(*) FROM {t}"), &[]).await.unwrap(), 20_000);
+    });
+}
+
+#[test]
+fn binary_copy_in_stores_typed_values_exactly() {
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        let mut conn = pg_common::superuser(cluster).await;
+        let t = pg_common::table("copy_binary");
+        conn.execute_script(&format!("CREATE TABLE {t} (n int, label text, ratio float8, day date)")).await.unwrap();
+        let types = [Type::INT4, Type::TEXT, Type::FLOAT8, Type::DATE];
+        let mut copy = conn.copy_in(&format!("COPY {t} FROM STDIN (FORMAT binary)")).await.unwrap();
+        // Binary COPY needs no escapes: a tab, a newline and a backslash go as they are.
+        let label = "tab\there, line\nbreak, back\\slash";
+        copy.send_binary_row(&types, &[&1i32, &label, &(1.0f64 / 7.0), &None::<&str>]).await.unwrap();
+        copy.send_binary_row(&types, &[&2i32, &None::<&str>, &f64::MIN_POSITIVE, &None::<&str>]).await.unwrap();
+        // A value with only a text form (a date given as a string) cannot go in binary; the
+        // row is refused before anything of it is sent, and the COPY goes on.
+        let err = copy.send_binary_row(&types, &[&3i32, &"x", &0.5f64, &"2024-01-31"]).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot encode parameter $4 as date: this value only has a text form, and binary COPY takes none"
+        );
+        let err = copy.send_binary_row(&types[..2], &[&3i32]).await.unwrap_err();
+        assert!(err.to_string().contains("2 column type(s) but 1 value(s)"), "{err}");
+        for n in 3..=20_000i32 {
+            copy.send_binary_row(&types, &[&n, &"bulk", &(n as f64 / 7.0), &None::<&str>]).await.unwrap();
+        }
+        assert_eq!(copy.finish().await.unwrap(), 20_000);
+        let rows = conn.fetch(&format!("SELECT n, label, ratio FROM {t} WHERE n <= 2 ORDER BY n"), &[]).await.unwrap();
+        let got: Vec<(i32, Option<String>, f64)> =
+            rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap())).collect();
+        assert_eq!(got, [(1, Some(label.to_string()), 1.0 / 7.0), (2, None, f64::MIN_POSITIVE)]);
+        let sum: i64 = conn.fetch_value(&format!("SELECT sum(n) FROM {t} WHERE day IS NULL"), &[]).await.unwrap();
+        assert_eq!(sum, 20_000 * 20_001 / 2);
     });
 }
 

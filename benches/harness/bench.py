@@ -567,12 +567,15 @@ def suite_pg(args):
         f"CPU {SUBJECT_CPU}, PostgreSQL to CPU {LOAD_CPU}. `roundtrips_c1`: one connection, "
         "`SELECT id, randomnumber FROM world WHERE id = $1` back to back; `roundtrips_c16`: the same "
         "on 16 connections at once from one thread; `rows`: "
-        "`SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`, every value decoded. "
+        "`SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`, every value decoded; "
+        "`copy_out`: the same rows as `COPY (...) TO STDOUT` (text), every row received; `copy_in`: TRUNCATE + "
+        "100,000 prepared rows (n, 'row-' || n, n / 7.0) through binary `COPY copy_bench FROM STDIN` into an "
+        "unlogged table (asyncpg's `copy_records_to_table` only sends binary). "
         "With PostgreSQL on one core, `roundtrips_c16` is usually bounded by the server: equal numbers "
         "there mean every client keeps up, and a client below the others is the finding."
     )
     result = new_result("pg", args, table, skipped, description, duration_s=args.duration)
-    return run_measurement_suite("pg", args, table, result, lambda: 3 * args.duration + 120)
+    return run_measurement_suite("pg", args, table, result, lambda: 5 * args.duration + 120)
 
 
 def suite_https(args):

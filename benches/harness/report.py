@@ -39,7 +39,7 @@ SUITES = {
         "baselines": ["rasgi", "hyper"],
     },
     "pg": {
-        "groups": ["roundtrips_c1", "roundtrips_c16", "rows"],
+        "groups": ["roundtrips_c1", "roundtrips_c16", "rows", "copy_out", "copy_in"],
         "title": "PostgreSQL client",
         "group_label": "measure",
         "value_label": "per second",

@@ -53,9 +53,19 @@
 #               uvicorn with one worker (raw ASGI serves plaintext and json only).
 # pg            Postgres client cost: single-row round trips/s with one connection
 #               (`roundtrips_c1`) and with 16 connections driven by one thread
-#               (`roundtrips_c16`), and rows/s decoding the fixed 100,000-row query
+#               (`roundtrips_c16`), both on a prepared statement; rows/s decoding the fixed
+#               100,000-row query
 #               `SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g`
-#               (`rows`). rasgi's `pgbench` vs tokio-postgres vs asyncpg.
+#               (`rows`, prepared, every value read as i32, string, f64); rows/s receiving the
+#               same rows as `COPY (...) TO STDOUT`, text format (`copy_out`: asyncpg's
+#               `copy_from_query`, tokio-postgres's `copy_out`); and rows/s storing 100,000
+#               rows (n, 'row-' || n, n / 7.0), made before the clock starts, with TRUNCATE +
+#               `COPY copy_bench (n, label, ratio) FROM STDIN (FORMAT binary)` into an
+#               unlogged table (`copy_in`: asyncpg's `copy_records_to_table`, which only sends
+#               binary, tokio-postgres's `BinaryCopyInWriter`, rasgi's `send_binary_row`).
+#               rasgi's `pgbench` vs tokio-postgres vs asyncpg. Both Rust `pgbench` binaries
+#               also take `--ops N` (a fixed amount of work instead of a duration), so that
+#               callgrind or `strace -c` runs of two sizes, subtracted, give the cost per op.
 # https         Keep-alive HTTPS GETs/s against a local nginx, with a CA generated at test
 #               time, at concurrency 1 and 16 (`gets_c1`, `gets_c16`), and the client's own
 #               CPU time per GET (rusage of the finished client): at 16 at a time nginx's core
@@ -106,7 +116,7 @@
 # the binary; the harness expects this interface, shared with the peers:
 #   techempower --port P          serves the seven scenarios' routes on 127.0.0.1:P, reads
 #                                 DATABASE_URL from the environment, exits on SIGTERM.
-#   pgbench --database-url URL --duration S [--only m1,m2]
+#   pgbench --database-url URL --duration S [--only m1,m2] [--ops N]
 #   httpsbench --url URL --cacert FILE --duration S --concurrency C
 #   execbench [--only m1,m2]
 #   compressbench --corpus DIR [--only m1,m2] [--seconds S]

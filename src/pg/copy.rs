@@ -12,8 +12,9 @@
 //! gathered, waiting for the socket when the server reads slower than we produce.
 //! [`CopyIn::finish`] sends CopyDone and returns the row count; [`CopyIn::abort`] sends
 //! CopyFail, which rolls the whole COPY back. [`CopyIn::send_row`] writes one row in COPY's
-//! text format (tab-separated, `\N` for NULL, backslash escapes), asyncpg's
-//! `copy_records_to_table` without the binary encoding.
+//! text format (tab-separated, `\N` for NULL, backslash escapes), and
+//! [`CopyIn::send_binary_row`] in COPY's binary format (typed values, each encoded as for a
+//! query parameter), which is what asyncpg's `copy_records_to_table` sends.
 //!
 //! Both hold the connection (`&mut`) for as long as the COPY runs. Dropping either half-way is
 //! safe: the connection is marked abandoned, and its next request cancels what is left and
@@ -30,6 +31,7 @@ use crate::pg::error::{DbError, PgError};
 use crate::pg::io::{Reply, Routed};
 use crate::pg::message::{rows_affected, Message};
 use crate::pg::reply::unexpected;
+use crate::pg::types::{Encoded, ToSql, Type};
 
 /// Write buffered COPY data out once this much has gathered.
 const FLUSH_AT: usize = 64 * 1024;
@@ -133,12 +135,19 @@ impl Drop for CopyOut<'_> {
     }
 }
 
+/// The binary COPY format's 19-byte header: the signature, 32 bits of flags (none), and the
+/// length of the header extension (none).
+const BINARY_HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
 /// `COPY ... FROM STDIN` in progress; see the module docs.
 pub struct CopyIn<'c> {
     /// The connection, busy until `finish` or `abort`.
     conn: &'c mut Connection,
     /// True once CopyDone or CopyFail was sent and answered.
     done: bool,
+    /// True once a binary row (and so the binary header) was sent: `finish` then sends the
+    /// binary trailer before CopyDone.
+    binary: bool,
 }
 
 impl CopyIn<'_> {
@@ -188,10 +197,77 @@ impl CopyIn<'_> {
         self.send(&line).await
     }
 
+    /// Sends one row in COPY's binary format, for a statement that says `(FORMAT binary)`:
+    /// each value encoded as for a query parameter of the column's type in `types` (binary
+    /// COPY carries no type names, so the caller states them, as asyncpg reads them from the
+    /// table first). `None` is NULL. The first row also sends the format's header.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut rasgi::pg::Connection) -> Result<(), rasgi::pg::PgError> {
+    /// use rasgi::pg::Type;
+    /// let mut copy = conn.copy_in("COPY mytable (name, value) FROM STDIN (FORMAT binary)").await?;
+    /// copy.send_binary_row(&[Type::TEXT, Type::FLOAT8], &[&"zeta", &6.5]).await?;
+    /// copy.send_binary_row(&[Type::TEXT, Type::FLOAT8], &[&"eta", &None::<f64>]).await?;
+    /// assert_eq!(copy.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_binary_row(&mut self, types: &[Type], values: &[&dyn ToSql]) -> Result<(), PgError> {
+        let encode_error = |param: usize, ty: Option<Type>, reason: String| PgError::Encode {
+            param,
+            pg_type: ty.map_or_else(|| "-".to_string(), Type::name),
+            reason,
+        };
+        if types.len() != values.len() {
+            let reason = format!("{} column type(s) but {} value(s)", types.len(), values.len());
+            return Err(encode_error(values.len(), None, reason));
+        }
+        let count = i16::try_from(values.len())
+            .map_err(|_| encode_error(values.len(), None, "more than 32767 columns".into()))?;
+        let header = !self.binary;
+        // One CopyData per row, written straight into the write buffer: its length is
+        // patched once the values are in. `encode` takes the whole row back on an error.
+        self.conn.encode(|buf| {
+            let start = buf.len();
+            buf.put_u8(b'd');
+            buf.put_i32(0);
+            if header {
+                buf.put_slice(BINARY_HEADER);
+            }
+            buf.put_i16(count);
+            for (i, (value, &ty)) in values.iter().zip(types).enumerate() {
+                let len_at = buf.len();
+                buf.put_i32(0);
+                let len = match value.to_sql(ty, buf).map_err(|reason| encode_error(i + 1, Some(ty), reason))? {
+                    Encoded::Null => -1,
+                    Encoded::Binary => i32::try_from(buf.len() - len_at - 4)
+                        .map_err(|_| encode_error(i + 1, Some(ty), "value over 2 GiB".into()))?,
+                    Encoded::Text => {
+                        let reason = "this value only has a text form, and binary COPY takes none".to_string();
+                        return Err(encode_error(i + 1, Some(ty), reason));
+                    }
+                };
+                buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+            let len = i32::try_from(buf.len() - start - 1).map_err(|_| PgError::protocol("COPY row over 2 GiB"))?;
+            buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        })?;
+        self.binary = true;
+        if self.conn.unsent_len() >= FLUSH_AT {
+            self.conn.flush().await?;
+        }
+        Ok(())
+    }
+
     /// Ends the data (CopyDone) and returns how many rows the server stored. A row the
     /// server could not parse fails the whole COPY here, with its line number in the error.
     pub async fn finish(mut self) -> Result<u64, PgError> {
+        let binary = self.binary;
         self.conn.encode(|buf| {
+            if binary {
+                // The binary format's trailer: a field count of -1.
+                buf.put_slice(&[b'd', 0, 0, 0, 6, 0xff, 0xff]);
+            }
             frontend::copy_done(buf);
             Ok(())
         })?;
@@ -287,6 +363,6 @@ impl Connection {
                 None => PgError::Config(format!("{sql:?} is not a COPY ... FROM STDIN statement")),
             });
         }
-        Ok(CopyIn { conn: self, done: false })
+        Ok(CopyIn { conn: self, done: false, binary: false })
     }
 }

@@ -46,7 +46,7 @@ use rasgi_http::tls::TlsStream;
 
 use crate::pg::conn::{Connection, TransactionStatus};
 use crate::pg::error::{DbError, PgError};
-use crate::pg::message::{parse_message, Message};
+use crate::pg::message::{parse_message, Message, ReadBuffer};
 
 /// The smallest read: enough for a typical round trip's reply in one system call.
 const MIN_READ: usize = 8 * 1024;
@@ -92,8 +92,9 @@ pub(crate) trait Reply {
 pub(crate) struct Wire {
     /// The socket (registered with this thread's reactor), plain or under TLS.
     stream: Stream,
-    /// Bytes received and not yet parsed; always begins at a message boundary.
-    read_buf: BytesMut,
+    /// Bytes received and not yet parsed (always beginning at a message boundary), and room
+    /// for the next read.
+    read_buf: ReadBuffer,
     /// Encoded messages not yet (completely) written; always ends at a message boundary.
     write_buf: BytesMut,
     /// How much to read next (grows while reads fill it, see `poll_fill`).
@@ -153,7 +154,7 @@ impl Wire {
     pub(crate) fn new(stream: Stream) -> Wire {
         Wire {
             stream,
-            read_buf: BytesMut::with_capacity(16 * 1024),
+            read_buf: ReadBuffer::with_capacity(16 * 1024),
             write_buf: BytesMut::with_capacity(4 * 1024),
             read_chunk: MIN_READ,
             pending: 0,
@@ -373,6 +374,12 @@ impl Connection {
     /// ReadyForQuery. An `Err` is a protocol violation: the caller fails the connection.
     pub(crate) fn route(&mut self, message: Message, reply: &mut dyn Reply) -> Result<Routed, PgError> {
         match message {
+            // Rows first: a bulk result is almost nothing else, and going straight to the
+            // reply skips the asynchronous-message check (41 of 1,380 instructions per row).
+            Message::DataRow { .. } => {
+                reply.message(message)?;
+                Ok(Routed::Handled)
+            }
             Message::ReadyForQuery { status } => {
                 // checked, not saturating: an unowed ReadyForQuery means our count of what is
                 // on the wire is wrong, and every later reply would go to the wrong request.
@@ -463,34 +470,26 @@ impl Connection {
         if let Some(reason) = &self.wire.broken {
             return Poll::Ready(Err(PgError::Closed(reason.clone())));
         }
-        let len = self.wire.read_buf.len();
-        let want = needed.saturating_sub(len).max(self.wire.read_chunk);
-        // The socket writes into initialised memory only (no `unsafe`), so the spare room is
-        // zeroed first; `read_chunk` keeps that cost in proportion to what reads return.
-        self.wire.read_buf.resize(len + want, 0);
-        let result = self.wire.stream.poll_read(cx, &mut self.wire.read_buf[len..]);
-        match result {
+        let want = needed.saturating_sub(self.wire.read_buf.len()).max(self.wire.read_chunk);
+        let room = self.wire.read_buf.room(want);
+        // The room is already initialised (see `ReadBuffer`), so reading costs no zeroing;
+        // `read_chunk` keeps the room in proportion to what reads return.
+        let offered = room.len();
+        match self.wire.stream.poll_read(cx, room) {
             Poll::Ready(Ok(0)) => {
-                self.wire.read_buf.truncate(len);
                 Poll::Ready(Err(self.fail(PgError::Closed("the server closed the connection".to_string()))))
             }
             Poll::Ready(Ok(n)) => {
-                self.wire.read_buf.truncate(len + n);
-                self.wire.read_chunk = if n == want {
+                self.wire.read_buf.commit(n);
+                self.wire.read_chunk = if n == offered {
                     (self.wire.read_chunk * 2).min(MAX_READ)
                 } else {
                     n.next_power_of_two().clamp(MIN_READ, MAX_READ)
                 };
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => {
-                self.wire.read_buf.truncate(len);
-                Poll::Ready(Err(self.fail(PgError::Io(e))))
-            }
-            Poll::Pending => {
-                self.wire.read_buf.truncate(len);
-                Poll::Pending
-            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(PgError::Io(e)))),
+            Poll::Pending => Poll::Pending,
         }
     }
 

@@ -87,16 +87,14 @@ pub use types::{result_format, Encoded, Format, FromSql, ToSql, Type, Uuid};
 /// reachable without making its `Message` type public. Not part of the API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use bytes::BytesMut;
-
-    use super::message::parse_message;
+    use super::message::{parse_message, ReadBuffer};
     use super::PgError;
 
     /// Splits `bytes` into backend messages as the connection's reader does and returns
     /// how many whole messages it decoded and how many bytes were left over (an
     /// incomplete last message).
     pub fn parse_backend_messages(bytes: &[u8]) -> Result<(usize, usize), PgError> {
-        let mut buf = BytesMut::from(bytes);
+        let mut buf = ReadBuffer::holding(bytes);
         let mut needed = 0;
         let mut count = 0;
         while parse_message(&mut buf, &mut needed)?.is_some() {

@@ -1,4 +1,4 @@
-"""asyncpg side of the `pg` suite: the same three measurements as the tokio-postgres `pgbench`.
+"""asyncpg side of the `pg` suite: the same five measurements as the tokio-postgres `pgbench`.
 
 - roundtrips_c1:  one connection, one query in flight, for --duration seconds:
                   SELECT id, randomnumber FROM world WHERE id = $1 (prepared once).
@@ -8,10 +8,11 @@
 - rows:           SELECT g, 'row-' || g, g::float8 / 7 FROM generate_series(1, 100000) AS g,
                   every value of every row read into a Python object, repeated for --duration
                   seconds; reported as rows per second.
-- copy_out:       (only with --only) the same rows through copy_from_query, every chunk
-                  received; rows per second.
-- copy_in:        (only with --only) 100,000 records (n, 'row-n', n / 7) through
-                  copy_records_to_table into an unlogged table, truncated between rounds.
+- copy_out:       the same rows as COPY (...) TO STDOUT in the text format, through
+                  copy_from_query, every chunk handed to a sink; rows per second.
+- copy_in:        TRUNCATE, then 100,000 records (n, 'row-n', n / 7), made before the clock
+                  starts, through copy_records_to_table (COPY's binary format, the only one it
+                  sends) into an unlogged table; rows per second.
 
 Each measurement prints one JSON line, the format shared with the Rust binaries:
     {"bench": "pg", "impl": "asyncpg", "measure": "rows", "value": ..., "unit": "rows/s", ...}
@@ -137,7 +138,7 @@ async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--only", default="roundtrips_c1,roundtrips_c16,rows")
+    parser.add_argument("--only", default="roundtrips_c1,roundtrips_c16,rows,copy_out,copy_in")
     args = parser.parse_args()
     if not args.database_url:
         sys.exit("pg_bench.py: give --database-url or set DATABASE_URL")

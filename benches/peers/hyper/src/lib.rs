@@ -47,6 +47,11 @@ impl Flags {
             .unwrap_or_else(|| default.to_string())
     }
 
+    /// True when the flag was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     /// The flag parsed as a number of seconds.
     pub fn seconds(&self, program: &str, name: &str, default: f64) -> Duration {
         let text = self.get(name, &default.to_string());
