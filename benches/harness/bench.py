@@ -838,7 +838,8 @@ def callgrind_total(path):
 
 
 # The shapes the instructions suite counts: name, path, requests per write.
-INSTRUCTION_SHAPES = [("plaintext", "/plaintext", 1), ("pipelined", "/plaintext", 16), ("json", "/json", 1)]
+INSTRUCTION_SHAPES = [("plaintext", "/plaintext", 1), ("pipelined", "/plaintext", 16), ("json", "/json", 1),
+                      ("db", "/db", 1), ("fortunes", "/fortunes", 1)]
 
 
 def suite_instructions(args):
@@ -850,7 +851,8 @@ def suite_instructions(args):
         f"`valgrind --tool=callgrind`; Ir of a server that answered {count:,} keep-alive requests on "
         "one connection (one per write, or 16 per write for `pipelined`), minus Ir of the same server "
         "started and stopped with no request, divided by the request count. Counts user-space "
-        "instructions only (no kernel): repeatable for the same binaries whatever else the machine does."
+        "instructions only (no kernel): repeatable for the same binaries whatever else the machine does. "
+        "`db` and `fortunes` count the server's side of its Postgres conversation, not PostgreSQL's."
     )
     result = new_result("instructions", args, table, skipped, description, requests=count)
     for name, (builder, _, _) in table.items():

@@ -80,7 +80,7 @@ SUITES = {
         "baselines": ["rasgi", "hyper"],
     },
     "instructions": {
-        "groups": ["plaintext", "pipelined", "json"],
+        "groups": ["plaintext", "pipelined", "json", "db", "fortunes"],
         "title": "Instructions per request (callgrind)",
         "group_label": "measure",
         "value_label": "Ir/request",

@@ -92,7 +92,8 @@
 # instructions  User-space instructions per request, counted by `valgrind --tool=callgrind`:
 #               (Ir after N keep-alive requests − Ir of the same server started and stopped
 #               with no request) / N, for `plaintext` (one request per write), `pipelined`
-#               (16 per write) and `json`. rasgi vs hyper. Deterministic: the figure to trust
+#               (16 per write), `json`, and `db` and `fortunes` (the server's side of its
+#               Postgres round trips). rasgi vs hyper. Deterministic: the figure to trust
 #               on a noisy machine.
 #
 # Method
