@@ -16,6 +16,7 @@ use rasgi_reactor::trace;
 use rasgi_reactor::Reactor;
 
 use crate::task::{LoopWarning, Task, TaskFuture, TaskId, TaskInfo, TaskStats};
+use crate::timeline::{self, WakeCause};
 use crate::waker::{Shared, TaskWaker};
 
 thread_local! {
@@ -93,7 +94,12 @@ impl Executor {
         };
 
         // 3. Sleep until I/O, and wake the futures waiting on ready sockets.
-        self.reactor.wait(timeout)?;
+        if timeline::enabled() {
+            let slept = self.reactor.wait_timed(timeout)?;
+            timeline::record_sleep(slept, timeout);
+        } else {
+            self.reactor.wait(timeout)?;
+        }
 
         // 4. Wake the futures whose deadlines passed.
         self.reactor.fire_expired_timers(Instant::now());
@@ -125,6 +131,11 @@ impl Executor {
             return;
         }
         let woken = std::mem::take(&mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()));
+        if timeline::enabled() {
+            for &id in &woken {
+                timeline::note_wake(id, WakeCause::OtherThread);
+            }
+        }
         self.ready.borrow_mut().extend(woken);
     }
 
@@ -141,15 +152,21 @@ impl Executor {
             trace::narrate(format_args!("{} polled", self.describe(id)));
         }
         self.current.set(Some(id));
-        let timed = !self.config.slow_poll_threshold.is_zero();
-        let started = timed.then(Instant::now);
+        let detecting = !self.config.slow_poll_threshold.is_zero();
+        let recording = timeline::enabled();
+        let name_at_start = if recording { self.task_name(id) } else { None };
+        let started = (detecting || recording).then(Instant::now);
         let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
         let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
         self.current.set(None);
         drop(waker);
 
-        if timed && elapsed >= self.config.slow_poll_threshold {
+        let slow = detecting && elapsed >= self.config.slow_poll_threshold;
+        if slow {
             self.warn_slow_poll(id, elapsed);
+        }
+        if let Some(started) = started.filter(|_| recording) {
+            timeline::record_poll(id, name_at_start, started, elapsed, slow);
         }
         match poll {
             Poll::Ready(()) => {
@@ -231,6 +248,9 @@ impl Executor {
     /// Adds a task and queues it for its first poll.
     pub(crate) fn spawn(&self, future: TaskFuture, name: Option<Rc<str>>) -> (TaskId, Waker) {
         let (id, waker) = self.tasks.borrow_mut().insert(future, name, &self.shared);
+        if timeline::enabled() {
+            timeline::note_wake(id, WakeCause::Spawned);
+        }
         if trace::narrating() {
             let by = match self.current.get() {
                 Some(parent) => format!(" by {}", self.describe(parent)),
@@ -274,6 +294,9 @@ impl Executor {
                 _ => false,
             };
             if !same {
+                if timeline::enabled() && self.current.get() == Some(id) {
+                    timeline::note_rename(name.clone());
+                }
                 task.name = name;
             }
         }
