@@ -316,9 +316,9 @@ impl LoopState {
 
 /// The last [`TIMELINE_WINDOW`] of this loop's timeline, bounded for the page.
 fn timeline_view() -> TimelineView {
-    let window_ns = TIMELINE_WINDOW.as_nanos() as u64;
-    let now_ns = recording::epoch().elapsed().as_nanos() as u64;
-    let origin = now_ns.saturating_sub(window_ns) as f64;
+    // In nanoseconds from the timeline's epoch; negative while the process is younger
+    // than the window.
+    let origin = recording::epoch().elapsed().as_nanos() as f64 - TIMELINE_WINDOW.as_nanos() as f64;
     let recorded = recording::snapshot(Some(TIMELINE_WINDOW));
     let mut rows = timeline::rows(&recorded);
     let mut tasks: Vec<(usize, u64)> = rows

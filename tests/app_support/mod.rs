@@ -93,7 +93,14 @@ impl Demo {
         use std::process::{Command, Stdio};
         let mut command = Command::new(env!("CARGO_BIN_EXE_rasgi"));
         command.args(["--port", "0"]).args(args);
-        for name in ["DATABASE_URL", "SSL_CERT_FILE", "RASGI_TRACE", "RASGI_DEMO_DATABASE", "EXTERNAL_API_URL"] {
+        for name in [
+            "DATABASE_URL",
+            "SSL_CERT_FILE",
+            "RASGI_TRACE",
+            "RASGI_TRACE_FILE",
+            "RASGI_DEMO_DATABASE",
+            "EXTERNAL_API_URL",
+        ] {
             command.env_remove(name);
         }
         for (name, value) in env {
