@@ -95,8 +95,9 @@ impl Executor {
 
         // 3. Sleep until I/O, and wake the futures waiting on ready sockets.
         if timeline::enabled() {
-            let slept = self.reactor.wait_timed(timeout)?;
-            timeline::record_sleep(slept, timeout);
+            let started = Instant::now();
+            let events = self.reactor.wait(timeout)?;
+            timeline::record_sleep(started, events, timeout);
         } else {
             self.reactor.wait(timeout)?;
         }
@@ -153,9 +154,7 @@ impl Executor {
         }
         self.current.set(Some(id));
         let detecting = !self.config.slow_poll_threshold.is_zero();
-        let recording = timeline::enabled();
-        let name_at_start = if recording { self.task_name(id) } else { None };
-        let started = (detecting || recording).then(Instant::now);
+        let started = (detecting || timeline::enabled()).then(Instant::now);
         let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
         let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
         self.current.set(None);
@@ -165,8 +164,8 @@ impl Executor {
         if slow {
             self.warn_slow_poll(id, elapsed);
         }
-        if let Some(started) = started.filter(|_| recording) {
-            timeline::record_poll(id, name_at_start, started, elapsed, slow);
+        if let Some(started) = started.filter(|_| timeline::enabled()) {
+            timeline::record_poll(id, self.task_name(id), started, elapsed, slow);
         }
         match poll {
             Poll::Ready(()) => {
@@ -285,20 +284,30 @@ impl Executor {
     }
 
     pub(crate) fn set_task_name(&self, id: TaskId, name: Option<Rc<str>>) {
+        if timeline::enabled() {
+            self.note_rename(id, &name);
+        }
         if let Some(task) = self.tasks.borrow_mut().get_mut(id) {
             // The same `Rc` again (a connection serving one route over and over) is the
             // common case; skipping it saves the reference-count traffic.
-            let same = match (&task.name, &name) {
-                (Some(old), Some(new)) => Rc::ptr_eq(old, new),
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                if timeline::enabled() && self.current.get() == Some(id) {
-                    timeline::note_rename(name.clone());
-                }
+            if !same_name(&task.name, &name) {
                 task.name = name;
             }
+        }
+    }
+
+    /// Tells the timeline that the running task is being renamed (a server's connection
+    /// task takes its route's name for as long as it serves it): a poll is drawn under
+    /// the name it worked for. Out of line, so that renaming costs only the check.
+    #[cold]
+    #[inline(never)]
+    fn note_rename(&self, id: TaskId, name: &Option<Rc<str>>) {
+        if self.current.get() != Some(id) {
+            return;
+        }
+        let old = self.task_name(id);
+        if !same_name(&old, name) {
+            timeline::note_rename(id, old, name.clone());
         }
     }
 
@@ -345,6 +354,15 @@ impl Executor {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         self.ready.borrow_mut().clear();
         drop(tasks);
+    }
+}
+
+/// Whether two task names are the same `Rc` (or both absent): comparing pointers, not text.
+fn same_name(old: &Option<Rc<str>>, new: &Option<Rc<str>>) -> bool {
+    match (old, new) {
+        (Some(old), Some(new)) => Rc::ptr_eq(old, new),
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -12,7 +12,10 @@
 //!   took during the poll (a server's connection task is renamed after the route it
 //!   serves, and back), and *what woke it* ([`WakeCause`]) — the waker notes the cause
 //!   when it queues the task, the poll picks it up;
-//! - **an epoll sleep** of the reactor: the timeout asked and how many events came back;
+//! - **an epoll sleep** of the reactor: the timeout asked and how many events came back.
+//!   It spans the whole of `Reactor::wait` — the `epoll_wait` call and the handing of
+//!   its events to the wakers, a queue push each — timed by the executor around the
+//!   call, so that the reactor's own path carries no trace of the timeline;
 //! - **a blocking-pool job**: on which pool thread, submitted by which task.
 //!
 //! # The ring
@@ -34,8 +37,9 @@
 //! Recording is off unless something switches it on: the live view does
 //! (`rasgi::loopview::mount`), and so does `RASGI_TRACE_FILE`; the benchmark binaries
 //! never do. Off, every hook is one relaxed atomic load and a branch ([`enabled`]): no
-//! clock read, no allocation, no thread-local access. The ring allocates on its first
-//! record.
+//! clock read, no allocation, no thread-local access. The recording functions are
+//! `#[cold]`, so the compiler moves their calls out of the hot paths' straight line.
+//! The ring allocates on its first record.
 //!
 //! Python's counterparts: asyncio's debug mode times every callback and warns past
 //! `loop.slow_callback_duration`, but keeps no history; tokio's are tokio-console (a
@@ -225,15 +229,25 @@ struct Ring {
     /// with its id (a stale entry of a task that died unpolled carries an old generation
     /// and is ignored). Indexed by slot, so its size is bounded by the task table's.
     wakes: Vec<Option<(TaskId, WakeCause)>>,
-    /// The first name the running task took during its poll, if it was renamed;
-    /// taken by the poll's record.
-    renamed_to: Option<Rc<str>>,
+    /// The first rename of the running task during its poll. Taken by the poll's record
+    /// (and ignored there if it is another task's).
+    renamed: Option<Rename>,
     /// Where this loop's blocking jobs leave their records.
     jobs: Arc<JobInbox>,
     /// This loop's number, from [`NEXT_LOOP`].
     number: usize,
     /// The loop thread's name (`rasgi-worker-0`), or `thread N` for an unnamed thread.
     thread: String,
+}
+
+/// A task's first rename during a poll.
+struct Rename {
+    /// The task renamed.
+    task: TaskId,
+    /// Its name before: the name the poll began with.
+    from: Option<Rc<str>>,
+    /// Its new name.
+    to: Option<Rc<str>>,
 }
 
 /// The records of blocking jobs a loop submitted, left by the pool threads.
@@ -264,7 +278,7 @@ impl Ring {
         Ring {
             records: VecDeque::new(),
             wakes: Vec::new(),
-            renamed_to: None,
+            renamed: None,
             jobs: Arc::new(JobInbox { pending: AtomicBool::new(false), records: Mutex::new(VecDeque::new()) }),
             number,
             thread: current.name().map_or_else(|| format!("thread {number}"), str::to_owned),
@@ -305,6 +319,7 @@ fn with_ring<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
 
 /// Notes why task `id` was just queued; its next poll's record says so. Called by the
 /// waker and the spawn, only while [`enabled`].
+#[cold]
 pub(crate) fn note_wake(id: TaskId, cause: WakeCause) {
     with_ring(|ring| {
         let slot = id.index as usize;
@@ -315,27 +330,34 @@ pub(crate) fn note_wake(id: TaskId, cause: WakeCause) {
     });
 }
 
-/// Notes that the running task was renamed `name` during its poll (only the first
-/// rename of a poll is kept). Called by the executor, only while [`enabled`].
-pub(crate) fn note_rename(name: Option<Rc<str>>) {
+/// Notes that the running task `id` was renamed from `from` to `to` during its poll
+/// (only the first rename of a poll is kept). Called by the executor, only while
+/// [`enabled`].
+#[cold]
+pub(crate) fn note_rename(id: TaskId, from: Option<Rc<str>>, to: Option<Rc<str>>) {
     with_ring(|ring| {
-        if ring.renamed_to.is_none() {
-            ring.renamed_to = name;
+        if ring.renamed.is_none() {
+            ring.renamed = Some(Rename { task: id, from, to });
         }
     });
 }
 
-/// Records one poll of task `id`, named `name` when it began at `started`, which took
-/// `elapsed`, and consumes the wake cause and the rename noted for it. `slow` marks a poll past the slow-poll
-/// threshold. Called by the executor, only while [`enabled`].
+/// Records one poll of task `id`, named `name` when it ended, which began at `started`
+/// and took `elapsed`, and consumes what was noted for it: the wake cause and its first
+/// rename (whose "before" is then the name the poll began with). `slow` marks a poll
+/// past the slow-poll threshold. Called by the executor, only while [`enabled`].
+#[cold]
 pub(crate) fn record_poll(id: TaskId, name: Option<Rc<str>>, started: Instant, elapsed: Duration, slow: bool) {
     with_ring(|ring| {
+        let (name, renamed_to) = match ring.renamed.take() {
+            Some(Rename { task, from, to }) if task == id => (from, to),
+            _ => (name, None),
+        };
         let noted = ring.wakes.get_mut(id.index as usize).and_then(Option::take);
         let woken_by = match noted {
             Some((noted_id, cause)) if noted_id == id => cause,
             _ => WakeCause::Unknown,
         };
-        let renamed_to = ring.renamed_to.take();
         ring.push(Record {
             start_ns: since_epoch(started),
             duration_ns: elapsed.as_nanos() as u64,
@@ -344,14 +366,16 @@ pub(crate) fn record_poll(id: TaskId, name: Option<Rc<str>>, started: Instant, e
     });
 }
 
-/// Records one sleep of the reactor in `epoll_wait`, and collects the blocking jobs that
-/// finished meanwhile. Called by the executor, only while [`enabled`].
-pub(crate) fn record_sleep(slept: rasgi_reactor::Slept, timeout: Option<Duration>) {
+/// Records one sleep of the reactor in `epoll_wait` (a `Reactor::wait` that began at
+/// `started` and returned `events`), and collects the blocking jobs that finished
+/// meanwhile. Called by the executor, only while [`enabled`].
+#[cold]
+pub(crate) fn record_sleep(started: Instant, events: usize, timeout: Option<Duration>) {
     with_ring(|ring| {
         ring.push(Record {
-            start_ns: since_epoch(slept.started),
-            duration_ns: slept.duration.as_nanos() as u64,
-            what: Activity::Sleep { events: slept.events, timeout },
+            start_ns: since_epoch(started),
+            duration_ns: started.elapsed().as_nanos() as u64,
+            what: Activity::Sleep { events, timeout },
         });
         ring.collect_jobs();
     });
@@ -475,7 +499,7 @@ pub struct PollRecord {
 pub struct SleepRecord {
     /// Nanoseconds from the [`epoch`] to the call.
     pub start_ns: u64,
-    /// How long the kernel kept the loop, in nanoseconds.
+    /// How long the wait lasted (the kernel's sleep and the wake-ups it caused), in nanoseconds.
     pub duration_ns: u64,
     /// How many readiness events it returned (the cross-thread unpark not counted).
     pub events: usize,

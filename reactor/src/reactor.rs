@@ -79,17 +79,6 @@ pub struct Stats {
     pub timers: usize,
 }
 
-/// One timed sleep of the loop in the kernel: what [`Reactor::wait_timed`] measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Slept {
-    /// When the loop called `epoll_wait`.
-    pub started: Instant,
-    /// How long the kernel kept it there.
-    pub duration: Duration,
-    /// How many readiness events came back (the cross-thread unpark not counted).
-    pub events: usize,
-}
-
 /// One registered socket, as the live loop view shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceInfo {
@@ -158,32 +147,13 @@ impl Reactor {
     /// the loop, or `timeout` passes (`None` = no limit), then wakes the futures waiting
     /// on the sockets that became ready. Returns how many readiness events arrived.
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
-        self.wait_and_time(timeout, None)
-    }
-
-    /// [`Reactor::wait`], also measuring how long the kernel kept the loop: for the
-    /// executor's timeline, which draws the loop's sleeps. Two clock reads more than
-    /// `wait`, which is why it is a separate call.
-    pub fn wait_timed(&self, timeout: Option<Duration>) -> io::Result<Slept> {
-        let mut slept = Slept { started: Instant::now(), duration: Duration::ZERO, events: 0 };
-        slept.events = self.wait_and_time(timeout, Some(&mut slept))?;
-        Ok(slept)
-    }
-
-    /// The body of [`Reactor::wait`]; fills in `slept.duration` when given one (its
-    /// `started` is the caller's clock read just before).
-    fn wait_and_time(&self, timeout: Option<Duration>, slept: Option<&mut Slept>) -> io::Result<usize> {
         let inner = &*self.inner;
         let mut events = inner.events.borrow_mut();
         let narrating = trace::narrating();
         if narrating {
             self.narrate_sleep(timeout);
         }
-        let polled = inner.poll.borrow_mut().poll(&mut events, timeout);
-        if let Some(slept) = slept {
-            slept.duration = slept.started.elapsed();
-        }
-        match polled {
+        match inner.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             // A signal arrived while we slept: not an error, just an early return.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
