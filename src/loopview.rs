@@ -35,6 +35,7 @@
 //! `Pending` (a `Vec` push and a move) and every poll (two clock reads and a ring
 //! entry), which is why the benchmark binaries do not mount the view.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -120,7 +121,10 @@ async fn state(_request: Request) -> Response {
     Response::json(200, &LoopState::capture()).with_header("cache-control", "no-store")
 }
 
-/// `GET /_rasgi/trace.json`: the loop's whole ring as Trace Event JSON.
+/// `GET /_rasgi/trace.json`: the loop's whole ring as Trace Event JSON. A full ring
+/// (50,000 records, after a few seconds of load) is a document of about 9 MB, built on
+/// the loop in about a third of a second during which the other tasks wait: a
+/// diagnostic's price, and it shows as a slow poll on the next timeline.
 async fn trace_json(_request: Request) -> Response {
     let document = timeline::chrome_trace(&[recording::snapshot(None)]);
     Response::json_value(200, &document).with_header("cache-control", "no-store")
@@ -185,7 +189,7 @@ pub struct TimelineSpanView {
     pub duration_ms: f64,
     /// A poll past the slow-poll threshold: it blocked the loop.
     pub slow: bool,
-    /// What it was (`poll of 0.041 ms, woken by a timer`).
+    /// What it was (`GET /async-route: poll of 0.041 ms, woken by a timer`).
     pub title: String,
 }
 
@@ -202,7 +206,8 @@ pub struct TaskView {
     pub this_request: bool,
     /// Completed polls that returned `Pending` (the last, `Ready`, poll is never seen).
     pub polls: u64,
-    /// Time spent inside `poll`, in milliseconds (zero when the slow-poll detector is off).
+    /// Time spent inside `poll`, in milliseconds (measured while the slow-poll detector or
+    /// the timeline is on, so always with this view mounted).
     pub busy_ms: f64,
     /// The longest single poll, in milliseconds.
     pub longest_poll_ms: f64,
@@ -320,46 +325,36 @@ fn timeline_view() -> TimelineView {
     // than the window.
     let origin = recording::epoch().elapsed().as_nanos() as f64 - TIMELINE_WINDOW.as_nanos() as f64;
     let recorded = recording::snapshot(Some(TIMELINE_WINDOW));
-    let mut rows = timeline::rows(&recorded);
-    let mut tasks: Vec<(usize, u64)> = rows
-        .iter()
-        .enumerate()
+    let rows = timeline::rows(&recorded);
+    // The task rows to leave out: all but the most recently active.
+    let mut tasks: Vec<(u64, usize)> = (rows.iter().enumerate())
         .filter(|(_, row)| row.kind == RowKind::Task)
-        .map(|(at, row)| (at, row.spans.last().map_or(0, |s| s.extent().0)))
+        .map(|(at, row)| (row.spans.last().map_or(0, |span| span.extent().0), at))
         .collect();
-    if tasks.len() > TIMELINE_TASK_ROWS {
-        tasks.sort_by_key(|&(_, last)| std::cmp::Reverse(last));
-        let dropped: std::collections::HashSet<usize> = tasks[TIMELINE_TASK_ROWS..].iter().map(|&(at, _)| at).collect();
-        let mut at = 0;
-        rows.retain(|_| {
-            at += 1;
-            !dropped.contains(&(at - 1))
-        });
-    }
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            let skip = row.spans.len().saturating_sub(TIMELINE_SPANS_PER_ROW);
-            TimelineRowView {
-                kind: match row.kind {
-                    RowKind::Sleep => "sleep",
-                    RowKind::Task => "task",
-                    RowKind::Blocking => "blocking",
-                },
-                spans: row.spans[skip..]
-                    .iter()
-                    .map(|span| {
-                        let (start, duration) = span.extent();
-                        TimelineSpanView {
-                            start_ms: (start as f64 - origin) / 1e6,
-                            duration_ms: duration as f64 / 1e6,
-                            slow: span.slow(),
-                            title: span.describe(),
-                        }
-                    })
-                    .collect(),
-                label: row.label,
-            }
+    tasks.sort_unstable_by(|a, b| b.cmp(a));
+    let left_out: HashSet<usize> = tasks.iter().skip(TIMELINE_TASK_ROWS).map(|&(_, at)| at).collect();
+    let rows = (rows.into_iter().enumerate())
+        .filter(|(at, _)| !left_out.contains(at))
+        .map(|(_, row)| {
+            let newest = row.spans.len().saturating_sub(TIMELINE_SPANS_PER_ROW);
+            let spans = row.spans[newest..]
+                .iter()
+                .map(|span| {
+                    let (start, duration) = span.extent();
+                    TimelineSpanView {
+                        start_ms: (start as f64 - origin) / 1e6,
+                        duration_ms: duration as f64 / 1e6,
+                        slow: span.slow(),
+                        title: span.describe(),
+                    }
+                })
+                .collect();
+            let kind = match row.kind {
+                RowKind::Sleep => "sleep",
+                RowKind::Task => "task",
+                RowKind::Blocking => "blocking",
+            };
+            TimelineRowView { label: row.label, kind, spans }
         })
         .collect();
     TimelineView { window_ms: millis(TIMELINE_WINDOW), rows }
