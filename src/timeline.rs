@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 
 use rasgi_executor::task::TaskId;
 use rasgi_executor::timeline::{self, JobView, PollRecord, SleepRecord, Timeline};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 /// The environment variable naming the trace file written at exit.
 pub const TRACE_FILE_VAR: &str = "RASGI_TRACE_FILE";
@@ -219,60 +219,154 @@ fn micros(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
+/// A Trace Event Format document: what [`chrome_trace`] builds, serialised as is.
+///
+/// Typed rather than a `serde_json::Value`: a full ring is 50,000 events, and building
+/// a map per event would take several times longer, on the loop.
+#[derive(Debug, Serialize)]
+pub struct TraceDocument<'a> {
+    /// The events: metadata first for each row, then the row's spans.
+    #[serde(rename = "traceEvents")]
+    pub trace_events: Vec<TraceEvent<'a>>,
+    /// How the viewer shows times (`ms`); the events' own unit is always microseconds.
+    #[serde(rename = "displayTimeUnit")]
+    pub display_time_unit: &'static str,
+}
+
+/// One event of a [`TraceDocument`].
+#[derive(Debug, Serialize)]
+pub struct TraceEvent<'a> {
+    /// The phase: `M` (metadata) or `X` (a complete event: a start and a duration).
+    pub ph: &'static str,
+    /// The metadata's kind (`thread_name`), or the span's name (`GET /blocking`).
+    pub name: &'a str,
+    /// The span's category (`poll`, `sleep`, `blocking`); none on metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cat: Option<&'static str>,
+    /// The loop's number.
+    pub pid: usize,
+    /// The row's number within the loop (0 for the process's own metadata).
+    pub tid: usize,
+    /// The start, in microseconds from the timeline's epoch (spans only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<f64>,
+    /// The duration, in microseconds (spans only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dur: Option<f64>,
+    /// A reserved colour name of the trace viewer (`terrible`: red) for a slow poll.
+    /// Perfetto picks its own colours and ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cname: Option<&'static str>,
+    /// What the viewer shows when the event is selected.
+    pub args: TraceArgs<'a>,
+}
+
+/// The `args` of a [`TraceEvent`], one shape per kind of event.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum TraceArgs<'a> {
+    /// `process_name` and `thread_name`.
+    Name {
+        /// The name.
+        name: String,
+    },
+    /// `thread_sort_index`: the row's place, top first.
+    SortIndex {
+        /// The place.
+        sort_index: usize,
+    },
+    /// A poll.
+    Poll {
+        /// The task's id (`#4`).
+        task: String,
+        /// What woke it, in one word ([`rasgi_executor::timeline::WakeCause::kind`]).
+        wake: &'static str,
+        /// What woke it, in words (`socket 5 readable`).
+        woken_by: String,
+        /// It held the loop past the slow-poll threshold.
+        slow: bool,
+    },
+    /// A sleep in `epoll_wait`.
+    Sleep {
+        /// Readiness events returned.
+        events: usize,
+        /// The timeout asked, in milliseconds; `null` for none.
+        timeout_ms: Option<f64>,
+        /// The timeout asked, in words.
+        timeout: String,
+    },
+    /// A blocking-pool job.
+    Job {
+        /// The task that submitted it.
+        submitted_by: Option<&'a str>,
+    },
+}
+
 /// The timelines as one Trace Event Format document (see the module documentation).
-pub fn chrome_trace(timelines: &[Timeline]) -> Value {
+pub fn chrome_trace(timelines: &[Timeline]) -> TraceDocument<'_> {
     let mut events = Vec::new();
+    let metadata = |name, pid, tid, args| TraceEvent {
+        ph: "M",
+        name,
+        cat: None,
+        pid,
+        tid,
+        ts: None,
+        dur: None,
+        cname: None,
+        args,
+    };
     for timeline in timelines {
         let pid = timeline.loop_number;
-        events.push(json!({
-            "ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-            "args": {"name": format!("rasgi loop {} ({})", pid, timeline.thread)},
-        }));
-        for (index, row) in rows(timeline).iter().enumerate() {
-            // Row 0 is a valid tid, but some viewers treat tid 0 as "the process": start at 1.
+        let process = format!("rasgi loop {} ({})", pid, timeline.thread);
+        events.push(metadata("process_name", pid, 0, TraceArgs::Name { name: process }));
+        for (index, row) in rows(timeline).into_iter().enumerate() {
+            // Rows are numbered from 1: tid 0 is where the process-wide `process_name` sits.
             let tid = index + 1;
-            events.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": row.label}}));
-            events.push(
-                json!({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": index}}),
-            );
-            for span in &row.spans {
-                events.push(span_event(span, pid, tid));
-            }
+            events.push(metadata("thread_name", pid, tid, TraceArgs::Name { name: row.label }));
+            events.push(metadata("thread_sort_index", pid, tid, TraceArgs::SortIndex { sort_index: index }));
+            events.extend(row.spans.iter().map(|span| span_event(span, pid, tid)));
         }
     }
-    json!({"traceEvents": events, "displayTimeUnit": "ms"})
+    TraceDocument { trace_events: events, display_time_unit: "ms" }
 }
 
 /// One span as a complete (`"ph":"X"`) event.
-fn span_event(span: &Span<'_>, pid: usize, tid: usize) -> Value {
+fn span_event<'a>(span: &Span<'a>, pid: usize, tid: usize) -> TraceEvent<'a> {
     let (start, duration) = span.extent();
-    let (name, cat, args) = match span {
+    let (name, cat, args) = match *span {
         Span::Poll(p, name) => (
             name.unwrap_or("poll"),
             "poll",
-            json!({"task": p.task.to_string(), "wake": p.woken_by.kind(), "woken_by": p.woken_by.to_string(), "slow": p.slow}),
+            TraceArgs::Poll {
+                task: p.task.to_string(),
+                wake: p.woken_by.kind(),
+                woken_by: p.woken_by.to_string(),
+                slow: p.slow,
+            },
         ),
         Span::Sleep(s) => (
             "epoll_wait",
             "sleep",
-            json!({
-                "events": s.events,
-                "timeout_ms": s.timeout.map(|t| t.as_secs_f64() * 1000.0),
-                "timeout": timeout_label(s.timeout),
-            }),
+            TraceArgs::Sleep {
+                events: s.events,
+                timeout_ms: s.timeout.map(|t| t.as_secs_f64() * 1000.0),
+                timeout: timeout_label(s.timeout),
+            },
         ),
-        Span::Job(j) => ("blocking job", "blocking", json!({"submitted_by": j.submitted_by})),
+        Span::Job(j) => ("blocking job", "blocking", TraceArgs::Job { submitted_by: j.submitted_by.as_deref() }),
     };
-    let mut event = json!({
-        "ph": "X", "name": name, "cat": cat, "pid": pid, "tid": tid,
-        "ts": micros(start), "dur": micros(duration), "args": args,
-    });
-    if span.slow() {
-        // One of the trace viewer's reserved colour names: a red slice. Perfetto picks
-        // its own colours and ignores it.
-        event["cname"] = json!("terrible");
+    TraceEvent {
+        ph: "X",
+        name,
+        cat: Some(cat),
+        pid,
+        tid,
+        ts: Some(micros(start)),
+        dur: Some(micros(duration)),
+        cname: span.slow().then_some("terrible"),
+        args,
     }
-    event
 }
 
 /// Reads [`TRACE_FILE_VAR`]: when set (and not empty), switches the timeline on for the
@@ -294,7 +388,7 @@ pub fn write_trace_file(path: &Path) -> std::io::Result<usize> {
     }
     timelines.sort_by_key(|t| t.loop_number);
     let document = chrome_trace(&timelines);
-    let count = document["traceEvents"].as_array().map_or(0, Vec::len);
+    let count = document.trace_events.len();
     let bytes = serde_json::to_vec(&document).map_err(std::io::Error::other)?;
     std::fs::write(path, bytes)?;
     Ok(count)
@@ -303,7 +397,63 @@ pub fn write_trace_file(path: &Path) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rasgi_executor::timeline::WakeCause;
+    use serde_json::{json, Value};
     use std::time::Duration;
+
+    /// A poll record of task `id` (whatever `TaskId` the loop gave it), named `name` when
+    /// it began and renamed `to` during it.
+    fn poll(task: TaskId, start_ns: u64, name: &str, to: Option<&str>, slow: bool) -> PollRecord {
+        PollRecord {
+            task,
+            name: Some(name.to_owned()),
+            renamed_to: to.map(str::to_owned),
+            start_ns,
+            duration_ns: 10,
+            woken_by: WakeCause::Unknown,
+            slow,
+        }
+    }
+
+    #[test]
+    fn a_connection_is_labelled_by_the_routes_it_served() {
+        let ids: Vec<TaskId> = rasgi_executor::block_on(async {
+            let first = rasgi_executor::spawn(async { rasgi_executor::task::id() });
+            let second = rasgi_executor::spawn(async { rasgi_executor::task::id() });
+            vec![first.await.unwrap().expect("an id"), second.await.unwrap().expect("an id")]
+        });
+        let (conn, sleeper) = (ids[0], ids[1]);
+        let timeline = Timeline {
+            loop_number: 1,
+            thread: "rasgi-worker-0".to_owned(),
+            polls: vec![
+                // Reads the request, takes the route's name, blocks, takes its own back.
+                poll(conn, 100, "http connection", Some("GET /blocking"), true),
+                poll(sleeper, 200, "sleeper", None, false),
+                // A keep-alive request for another route, woken in the middle of it.
+                poll(conn, 300, "http connection", Some("GET /async-route"), false),
+                poll(conn, 400, "GET /async-route", Some("http connection"), false),
+            ],
+            ..Timeline::default()
+        };
+        let rows = rows(&timeline);
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, [&*format!("GET /blocking · GET /async-route ({conn})"), &*format!("sleeper ({sleeper})")]);
+        let names: Vec<Option<&str>> = rows[0]
+            .spans
+            .iter()
+            .map(|span| match span {
+                Span::Poll(_, name) => *name,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, [Some("GET /blocking"), Some("GET /async-route"), Some("GET /async-route")]);
+        assert!(rows[0].spans[0].slow() && !rows[0].spans[1].slow());
+        assert_eq!(
+            rows[0].spans[0].describe(),
+            "GET /blocking: slow poll of 0.000 ms, woken by unknown (queued before recording began)"
+        );
+    }
 
     #[test]
     fn a_recorded_loop_becomes_named_rows_of_complete_events() {
@@ -314,7 +464,7 @@ mod tests {
             rasgi_executor::timeline::set_enabled(false);
             recorded
         });
-        let document = chrome_trace(&[timeline]);
+        let document = serde_json::to_value(chrome_trace(&[timeline])).expect("serialisable");
         assert_eq!(document["displayTimeUnit"], "ms");
         let events = document["traceEvents"].as_array().expect("traceEvents");
         let named = |label: &str| {
