@@ -40,10 +40,11 @@
 //! clock read, no allocation, no thread-local access. The recording functions are
 //! `#[cold]`, so the compiler moves their calls out of the hot paths' straight line.
 //! The ring allocates on its first record. Counted with callgrind on the `techempower`
-//! benchmark binary, the switched-off hooks add 32 instructions to a plaintext request's
-//! 6,863 (0.5 %): the flag's check is four instructions (the static's address, the
-//! byte, a test, a branch) at each of the wake, the poll, the loop's sleep and the two
-//! renames a request makes of its connection's task.
+//! benchmark binary, the switched-off hooks add 31 instructions to a plaintext request's
+//! 6,862 (0.45 %; 7 of a pipelined request's 4,759): the flag's check is four
+//! instructions (the static's address, the byte, a test, a branch) at each of the wake,
+//! the poll, the loop's sleep and the two renames a request makes of its connection's
+//! task, plus what the extra branches cost the register allocator.
 //!
 //! Python's counterpart is asyncio's debug mode, which times every callback and warns
 //! past `loop.slow_callback_duration` but keeps no history. In Rust's world it is
