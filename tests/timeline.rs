@@ -143,6 +143,26 @@ fn trace_json_shows_the_sleep_the_pool_job_and_the_blocked_loop() {
     assert!(sleeps[0].iter().all(|e| e["name"] == "epoll_wait" && e["cat"] == "sleep"));
     assert!(sleeps[0].iter().any(|e| nanos(&e["dur"]) >= 900_000_000), "a long sleep: {:?}", sleeps[0]);
     assert!(sleeps[0].iter().all(|e| e["args"]["events"].is_u64()));
+
+    // The live view's strip carries the same rows for its last ten seconds.
+    let strip = &demo.state()["timeline"];
+    assert_eq!(strip["window_ms"], 10_000.0);
+    let rows = strip["rows"].as_array().expect("rows");
+    assert_eq!(rows[0]["label"], "epoll sleep");
+    assert_eq!(rows[0]["kind"], "sleep");
+    let blocked: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["kind"] == "task" && r["label"].as_str().is_some_and(|l| l.starts_with("GET /blocking (#")))
+        .collect();
+    assert_eq!(blocked.len(), 1, "{rows:?}");
+    let slow: Vec<&Value> =
+        blocked[0]["spans"].as_array().expect("spans").iter().filter(|s| s["slow"] == true).collect();
+    assert_eq!(slow.len(), 1, "{}", blocked[0]);
+    assert!(slow[0]["duration_ms"].as_f64().is_some_and(|ms| ms >= 300.0), "{}", slow[0]);
+    assert!(slow[0]["start_ms"].as_f64().is_some_and(|ms| (0.0..10_000.0).contains(&ms)), "{}", slow[0]);
+    let title = slow[0]["title"].as_str().expect("title");
+    assert!(title.starts_with("GET /blocking: slow poll of ") && title.contains(" ms, woken by "), "{title}");
+    assert_eq!(rows.last().map(|r| &r["kind"]), Some(&Value::from("blocking")), "{rows:?}");
 }
 
 /// A path for a trace file, removed when dropped.
