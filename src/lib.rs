@@ -15,6 +15,7 @@
 //! | [`demo`] | the seed's application, route for route |
 //! | [`chat`] | the demo's WebSocket routes: `/ws/echo`, chat rooms on a broadcast channel, `/chat` |
 //! | [`loopview`] | the live loop view at `/_rasgi/`: tasks, sockets, timers, the blocking pool |
+//! | [`timeline`] | the loop's timeline as rows and as Chrome Trace Event JSON (`/_rasgi/trace.json`, `RASGI_TRACE_FILE`) |
 //! | [`reload`] | `--reload`: a supervisor that keeps the socket open while it rebuilds and replaces the server |
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod loopview;
 pub mod pg;
 pub mod reload;
+pub mod timeline;
 
 /// The README's Rust examples, compiled and run as doctests so the guide cannot drift
 /// from the code.

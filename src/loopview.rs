@@ -11,7 +11,13 @@
 //! - `WS /_rasgi/ws` — the WebSocket the page listens on: the server pushes a
 //!   [`LoopState`] every 300 ms, so the page makes no request per refresh (polling
 //!   `/_rasgi/state` is its fallback when the socket cannot open);
-//! - `GET /_rasgi/state` — the same facts as JSON ([`LoopState`]).
+//! - `GET /_rasgi/state` — the same facts as JSON ([`LoopState`]);
+//! - `GET /_rasgi/trace.json` — the loop's timeline ([`rasgi_executor::timeline`]) as
+//!   Chrome Trace Event JSON ([`crate::timeline`]), for Perfetto or `chrome://tracing`.
+//!
+//! The page also draws the timeline of the last [`TIMELINE_WINDOW`]: a row per task, one
+//! for the loop's sleeps in `epoll_wait`, one per blocking-pool thread, and a poll that
+//! held the loop past the slow-poll threshold as a red bar.
 //!
 //! Python's nearest counterparts are `asyncio.all_tasks()` (with each task's
 //! `get_stack()`) plus debug mode's slow-callback warnings; tokio's is tokio-console,
@@ -25,14 +31,17 @@
 //! What each task *waits for* is only known while wait reasons are recorded
 //! ([`trace::set_recording`]): every leaf future that returns `Pending` then pushes a
 //! note, and the executor keeps the notes of each task's last poll. [`mount`] turns that
-//! on for the whole process. It costs a little on every `Pending` (a `Vec` push and a
-//! move), which is why the benchmark binaries do not mount the view.
+//! on for the whole process, and the timeline with it. They cost a little on every
+//! `Pending` (a `Vec` push and a move) and every poll (two clock reads and a ring
+//! entry), which is why the benchmark binaries do not mount the view.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use rasgi_executor::blocking;
 use rasgi_executor::task::{self, TaskInfo};
+use rasgi_executor::timeline as recording;
 use rasgi_reactor::trace::{self, Wait};
 use rasgi_reactor::Reactor;
 use serde::Serialize;
@@ -40,6 +49,7 @@ use serde::Serialize;
 use rasgi_executor::{select, sleep, Either};
 
 use crate::app::{App, Received, Request, Response, WebSocket, WebSocketError};
+use crate::timeline::{self, RowKind};
 
 /// Where the page is served.
 pub const PAGE_PATH: &str = "/_rasgi/";
@@ -49,6 +59,20 @@ pub const STATE_PATH: &str = "/_rasgi/state";
 
 /// The WebSocket the page receives its snapshots on.
 pub const LIVE_PATH: &str = "/_rasgi/ws";
+
+/// Where the timeline is served as Chrome Trace Event JSON.
+pub const TRACE_PATH: &str = "/_rasgi/trace.json";
+
+/// How much of the timeline the page draws: long enough to hold a one-second sleep with
+/// what came before and after it, short enough that a 1 ms poll is still a visible tick.
+pub const TIMELINE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The most task rows a snapshot carries (the most recently active); a loaded loop runs
+/// thousands of tasks in ten seconds, more than a page can draw or a person can read.
+const TIMELINE_TASK_ROWS: usize = 40;
+
+/// The most spans a snapshot carries per row (the newest).
+const TIMELINE_SPANS_PER_ROW: usize = 400;
 
 /// How often the live socket pushes a snapshot.
 const PUSH_EVERY: Duration = Duration::from_millis(300);
@@ -62,13 +86,14 @@ const PAGE: &str = include_str!("loopview.html");
 /// it waits on is the listening socket.
 pub const MAIN_FUTURE: &str = "main future";
 
-/// Adds the live loop view's two routes to `app` and turns on the recording of wait
-/// reasons (see the module documentation for its cost).
+/// Adds the live loop view's routes to `app` and turns on the recording of wait
+/// reasons and of the timeline (see the module documentation for their cost).
 pub fn mount(app: App) -> App {
     trace::set_recording(true);
+    recording::set_enabled(true);
     // Fix the epoch before any timer is set, so that every deadline is after it.
     view_epoch();
-    app.get(PAGE_PATH, page).get(STATE_PATH, state).websocket(LIVE_PATH, live)
+    app.get(PAGE_PATH, page).get(STATE_PATH, state).get(TRACE_PATH, trace_json).websocket(LIVE_PATH, live)
 }
 
 /// `WS /_rasgi/ws`: a snapshot now and every [`PUSH_EVERY`] until the page goes away.
@@ -96,6 +121,15 @@ async fn state(_request: Request) -> Response {
     Response::json(200, &LoopState::capture()).with_header("cache-control", "no-store")
 }
 
+/// `GET /_rasgi/trace.json`: the loop's whole ring as Trace Event JSON. A full ring
+/// (50,000 records, after a few seconds of load) is a document of about 9 MB, built on
+/// the loop in about 50 ms during which the other tasks wait: a diagnostic's price, and
+/// it shows on the next timeline.
+async fn trace_json(_request: Request) -> Response {
+    let recorded = [recording::snapshot(None)];
+    Response::json(200, &timeline::chrome_trace(&recorded)).with_header("cache-control", "no-store")
+}
+
 /// The instant timer deadlines are measured from in [`TimerView::deadline_ms`]. Any fixed
 /// instant would do; it only has to be the same for every snapshot.
 fn view_epoch() -> Instant {
@@ -120,6 +154,43 @@ pub struct LoopState {
     pub blocking: BlockingView,
     /// The loop's most recent warnings, oldest first.
     pub warnings: Vec<WarningView>,
+    /// What the loop did in the last [`TIMELINE_WINDOW`].
+    pub timeline: TimelineView,
+}
+
+/// The timeline strip: rows of spans over the last [`TIMELINE_WINDOW`].
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineView {
+    /// The span of time drawn, in milliseconds; it ends at the snapshot.
+    pub window_ms: f64,
+    /// The loop's sleeps first, then tasks in the order they first ran (at most
+    /// `TIMELINE_TASK_ROWS`, the most recently active), then blocking-pool threads.
+    pub rows: Vec<TimelineRowView>,
+}
+
+/// One row of the timeline strip.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineRowView {
+    /// `epoll sleep`, `GET /async-route (#4)`, `blocking pool thread 1`.
+    pub label: String,
+    /// `sleep`, `task` or `blocking`.
+    pub kind: &'static str,
+    /// Its newest spans (at most `TIMELINE_SPANS_PER_ROW`), oldest first.
+    pub spans: Vec<TimelineSpanView>,
+}
+
+/// One bar of the timeline strip.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineSpanView {
+    /// Where it starts, in milliseconds from the start of the window (negative when it
+    /// began before the window).
+    pub start_ms: f64,
+    /// How long it lasted, in milliseconds.
+    pub duration_ms: f64,
+    /// A poll past the slow-poll threshold: it blocked the loop.
+    pub slow: bool,
+    /// What it was (`GET /async-route: poll of 0.041 ms, woken by a timer`).
+    pub title: String,
 }
 
 /// One task, as the tasks table shows it.
@@ -135,7 +206,8 @@ pub struct TaskView {
     pub this_request: bool,
     /// Completed polls that returned `Pending` (the last, `Ready`, poll is never seen).
     pub polls: u64,
-    /// Time spent inside `poll`, in milliseconds (zero when the slow-poll detector is off).
+    /// Time spent inside `poll`, in milliseconds (measured while the slow-poll detector or
+    /// the timeline is on, so always with this view mounted).
     pub busy_ms: f64,
     /// The longest single poll, in milliseconds.
     pub longest_poll_ms: f64,
@@ -242,8 +314,50 @@ impl LoopState {
                 completed: pool.completed,
             },
             warnings: warning_views(),
+            timeline: timeline_view(),
         }
     }
+}
+
+/// The last [`TIMELINE_WINDOW`] of this loop's timeline, bounded for the page.
+fn timeline_view() -> TimelineView {
+    // In nanoseconds from the timeline's epoch; negative while the process is younger
+    // than the window.
+    let origin = recording::epoch().elapsed().as_nanos() as f64 - TIMELINE_WINDOW.as_nanos() as f64;
+    let recorded = recording::snapshot(Some(TIMELINE_WINDOW));
+    let rows = timeline::rows(&recorded);
+    // The task rows to leave out: all but the most recently active.
+    let mut tasks: Vec<(u64, usize)> = (rows.iter().enumerate())
+        .filter(|(_, row)| row.kind == RowKind::Task)
+        .map(|(at, row)| (row.spans.last().map_or(0, |span| span.extent().0), at))
+        .collect();
+    tasks.sort_unstable_by(|a, b| b.cmp(a));
+    let left_out: HashSet<usize> = tasks.iter().skip(TIMELINE_TASK_ROWS).map(|&(_, at)| at).collect();
+    let rows = (rows.into_iter().enumerate())
+        .filter(|(at, _)| !left_out.contains(at))
+        .map(|(_, row)| {
+            let newest = row.spans.len().saturating_sub(TIMELINE_SPANS_PER_ROW);
+            let spans = row.spans[newest..]
+                .iter()
+                .map(|span| {
+                    let (start, duration) = span.extent();
+                    TimelineSpanView {
+                        start_ms: (start as f64 - origin) / 1e6,
+                        duration_ms: duration as f64 / 1e6,
+                        slow: span.slow(),
+                        title: span.describe(),
+                    }
+                })
+                .collect();
+            let kind = match row.kind {
+                RowKind::Sleep => "sleep",
+                RowKind::Task => "task",
+                RowKind::Blocking => "blocking",
+            };
+            TimelineRowView { label: row.label, kind, spans }
+        })
+        .collect();
+    TimelineView { window_ms: millis(TIMELINE_WINDOW), rows }
 }
 
 /// The tasks table.

@@ -9,6 +9,10 @@
 //! and creates `mytable`. `RASGI_DEMO_DATABASE=off` skips it.
 //! `/external-api` fetches `EXTERNAL_API_URL` (a public JSON API by default).
 //!
+//! `RASGI_TRACE_FILE=/path/trace.json` records the loops' timeline and writes it when the
+//! server has shut down (SIGINT, SIGTERM): one Trace Event Format file, each worker loop
+//! a process in it, for Perfetto or `chrome://tracing` ([`rasgi::timeline`]).
+//!
 //! `--reload` (uvicorn's `--reload`) runs a supervisor instead ([`rasgi::reload`]): it
 //! holds the socket and the throwaway database, and rebuilds and replaces the server on
 //! every source change.
@@ -56,6 +60,8 @@ fn main() {
     // Kept alive until the end of `main`: dropping it stops the cluster.
     let _cluster = if settings.database.is_err() { start_throwaway_database(&mut settings) } else { None };
     let settings = Arc::new(settings);
+    // Switched on before the loops start, so that their first polls are recorded too.
+    let trace_file = rasgi::timeline::trace_file_from_env();
     // Starlette's GZipMiddleware with its defaults, around the whole app.
     let handle = match server::start(config, move || GZipMiddleware::new(rasgi::demo::app_with(settings.clone()))) {
         Ok(handle) => handle,
@@ -73,7 +79,14 @@ fn main() {
          curl -N {base}/stream\n    open {base}/_rasgi/ to watch the loop\n    \
          open {base}/chat in two tabs to chat over a WebSocket"
     );
-    if let Err(e) = handle.join() {
+    let joined = handle.join();
+    if let Some(path) = trace_file {
+        match rasgi::timeline::write_trace_file(&path) {
+            Ok(events) => log_info!("wrote the loops' timeline ({events} events) to {}", path.display()),
+            Err(e) => log_warn!("cannot write the timeline to {}: {e}", path.display()),
+        }
+    }
+    if let Err(e) = joined {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

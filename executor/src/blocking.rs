@@ -114,6 +114,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let f = crate::timeline::time_blocking_job(f);
     let slot = Arc::new(Mutex::new(ResultSlot { result: None, waker: None }));
     let job_slot = slot.clone();
     submit(Box::new(move || {

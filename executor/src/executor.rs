@@ -16,6 +16,7 @@ use rasgi_reactor::trace;
 use rasgi_reactor::Reactor;
 
 use crate::task::{LoopWarning, Task, TaskFuture, TaskId, TaskInfo, TaskStats};
+use crate::timeline::{self, WakeCause};
 use crate::waker::{Shared, TaskWaker};
 
 thread_local! {
@@ -93,7 +94,13 @@ impl Executor {
         };
 
         // 3. Sleep until I/O, and wake the futures waiting on ready sockets.
-        self.reactor.wait(timeout)?;
+        if timeline::enabled() {
+            let started = Instant::now();
+            let events = self.reactor.wait(timeout)?;
+            timeline::record_sleep(started, events, timeout);
+        } else {
+            self.reactor.wait(timeout)?;
+        }
 
         // 4. Wake the futures whose deadlines passed.
         self.reactor.fire_expired_timers(Instant::now());
@@ -125,6 +132,11 @@ impl Executor {
             return;
         }
         let woken = std::mem::take(&mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()));
+        if timeline::enabled() {
+            for &id in &woken {
+                timeline::note_wake(id, WakeCause::OtherThread);
+            }
+        }
         self.ready.borrow_mut().extend(woken);
     }
 
@@ -141,15 +153,19 @@ impl Executor {
             trace::narrate(format_args!("{} polled", self.describe(id)));
         }
         self.current.set(Some(id));
-        let timed = !self.config.slow_poll_threshold.is_zero();
-        let started = timed.then(Instant::now);
+        let detecting = !self.config.slow_poll_threshold.is_zero();
+        let started = (detecting || timeline::enabled()).then(Instant::now);
         let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
         let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
         self.current.set(None);
         drop(waker);
 
-        if timed && elapsed >= self.config.slow_poll_threshold {
+        let slow = detecting && elapsed >= self.config.slow_poll_threshold;
+        if slow {
             self.warn_slow_poll(id, elapsed);
+        }
+        if let Some(started) = started.filter(|_| timeline::enabled()) {
+            timeline::record_poll(id, self.task_name(id), started, elapsed, slow);
         }
         match poll {
             Poll::Ready(()) => {
@@ -231,6 +247,9 @@ impl Executor {
     /// Adds a task and queues it for its first poll.
     pub(crate) fn spawn(&self, future: TaskFuture, name: Option<Rc<str>>) -> (TaskId, Waker) {
         let (id, waker) = self.tasks.borrow_mut().insert(future, name, &self.shared);
+        if timeline::enabled() {
+            timeline::note_wake(id, WakeCause::Spawned);
+        }
         if trace::narrating() {
             let by = match self.current.get() {
                 Some(parent) => format!(" by {}", self.describe(parent)),
@@ -265,17 +284,30 @@ impl Executor {
     }
 
     pub(crate) fn set_task_name(&self, id: TaskId, name: Option<Rc<str>>) {
+        if timeline::enabled() {
+            self.note_rename(id, &name);
+        }
         if let Some(task) = self.tasks.borrow_mut().get_mut(id) {
             // The same `Rc` again (a connection serving one route over and over) is the
             // common case; skipping it saves the reference-count traffic.
-            let same = match (&task.name, &name) {
-                (Some(old), Some(new)) => Rc::ptr_eq(old, new),
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
+            if !same_name(&task.name, &name) {
                 task.name = name;
             }
+        }
+    }
+
+    /// Tells the timeline that the running task is being renamed (a server's connection
+    /// task takes its route's name for as long as it serves it): a poll is drawn under
+    /// the name it worked for. Out of line, so that renaming costs only the check.
+    #[cold]
+    #[inline(never)]
+    fn note_rename(&self, id: TaskId, name: &Option<Rc<str>>) {
+        if self.current.get() != Some(id) {
+            return;
+        }
+        let old = self.task_name(id);
+        if !same_name(&old, name) {
+            timeline::note_rename(id, old, name.clone());
         }
     }
 
@@ -322,6 +354,15 @@ impl Executor {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         self.ready.borrow_mut().clear();
         drop(tasks);
+    }
+}
+
+/// Whether two task names are the same `Rc` (or both absent): comparing pointers, not text.
+fn same_name(old: &Option<Rc<str>>, new: &Option<Rc<str>>) -> bool {
+    match (old, new) {
+        (Some(old), Some(new)) => Rc::ptr_eq(old, new),
+        (None, None) => true,
+        _ => false,
     }
 }
 

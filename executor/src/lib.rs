@@ -38,6 +38,7 @@
 //! | `combinators.rs` | [`join`], [`join_all`], [`select`], [`yield_now`] |
 //! | `timeout.rs` | [`timeout`] — `asyncio.wait_for` |
 //! | `blocking.rs` | [`spawn_blocking`] — `run_in_executor` / `asyncio.to_thread` |
+//! | `timeline.rs` | [`timeline`]: the last 50,000 polls, epoll sleeps and pool jobs, with what woke each task |
 //! | `sync/` | [`sync::oneshot`], [`sync::mpsc`], [`sync::Semaphore`], [`sync::broadcast`] |
 //! | `coroutine.rs` | one coroutine written twice: as `async fn` and desugared by hand |
 //! | `log.rs` | the logger: warnings and the access log on stderr (one of two writers, below) |
@@ -67,6 +68,7 @@ pub mod promises;
 mod runtime;
 pub mod sync;
 pub mod task;
+pub mod timeline;
 mod timeout;
 mod waker;
 

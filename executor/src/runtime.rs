@@ -140,6 +140,7 @@ impl Drop for Runtime {
         // (closing sockets, cancelling timers) find the reactor they belong to.
         let _entered = self.enter();
         self.executor.drop_all_tasks();
+        crate::timeline::loop_finished();
     }
 }
 

@@ -21,6 +21,7 @@ use rasgi_reactor::Unparker;
 
 use crate::executor::Executor;
 use crate::task::TaskId;
+use crate::timeline::{self, WakeCause};
 
 /// What a loop shares with other threads: the cross-thread inbox and the means to
 /// interrupt its sleep. One per loop.
@@ -79,6 +80,9 @@ impl Wake for TaskWaker {
                 if rasgi_reactor::trace::narrating() {
                     narrate_local_wake(executor, self.id);
                 }
+                if timeline::enabled() {
+                    timeline::note_wake(self.id, local_wake_cause(executor, self.id));
+                }
                 executor.schedule_local(self.id);
                 true
             }
@@ -105,6 +109,17 @@ fn narrate_local_wake(executor: &Executor, id: TaskId) {
         (None, None) => "the main future".to_owned(),
     };
     rasgi_reactor::trace::narrate(format_args!("{} woken by {by}", executor.describe(id)));
+}
+
+/// The timeline's account of a wake on the loop's own thread: the reactor's reason if
+/// it gave one, else whoever is running.
+fn local_wake_cause(executor: &Executor, id: TaskId) -> WakeCause {
+    match (WakeCause::from_reactor(rasgi_reactor::trace::wake_source()), executor.current_task()) {
+        (Some(cause), _) => cause,
+        (None, Some(current)) if current == id => WakeCause::Itself,
+        (None, Some(current)) => WakeCause::Task(current),
+        (None, None) => WakeCause::MainFuture,
+    }
 }
 
 /// The waker given to the future passed to `block_on`, which is not a task (it may

@@ -98,6 +98,7 @@ impl Demo {
             "DATABASE_URL",
             "SSL_CERT_FILE",
             "RASGI_TRACE",
+            "RASGI_TRACE_FILE",
             "RASGI_DEMO_DATABASE",
             "EXTERNAL_API_URL",
             "RUST_BACKTRACE",
