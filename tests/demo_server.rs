@@ -87,6 +87,36 @@ fn blocking_the_loop_is_reported_with_the_route_name() {
 }
 
 #[test]
+fn a_slow_poll_on_a_kept_alive_connection_names_the_route_not_the_connection() {
+    use std::io::{Read, Write};
+    let demo = Demo::start(&[]);
+    // One keep-alive request, read by its content-length; the connection stays open, so
+    // the connection task is renamed back to 'http connection' within the slow poll.
+    let mut stream = std::net::TcpStream::connect(demo.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(b"GET /blocking HTTP/1.1\r\nHost: t\r\n\r\n").expect("write");
+    let mut raw = Vec::new();
+    let mut piece = [0u8; 4096];
+    while !String::from_utf8_lossy(&raw).contains("in the log") {
+        let n = stream.read(&mut piece).expect("read the response");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&piece[..n]);
+    }
+    assert!(raw.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&raw));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !demo.log_contains("slow poll") && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let log = demo.log.lock().unwrap().clone();
+    let warnings: Vec<&String> = log.iter().filter(|l| l.contains("slow poll")).collect();
+    assert_eq!(warnings.len(), 1, "{log:?}");
+    assert!(warnings[0].contains("task 'GET /blocking'"), "{}", warnings[0]);
+    drop(log);
+    drop(stream);
+    assert!(demo.interrupt().success());
+}
+
+#[test]
 fn a_panicking_handler_is_a_500_logged_once_with_its_route_and_line() {
     use std::io::{Read, Write};
     let demo = Demo::start(&[]);

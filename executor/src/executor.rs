@@ -53,6 +53,10 @@ pub(crate) struct Executor {
     config: Config,
     /// The latest warnings, for the live loop view; at most `RECENT_WARNINGS`.
     warnings: RefCell<VecDeque<LoopWarning>>,
+    /// A name the running task takes when its poll returns `Pending`
+    /// ([`crate::task::set_name_on_park`]); cleared by any other rename and at every poll's
+    /// end.
+    name_on_park: RefCell<Option<Rc<str>>>,
 }
 
 /// How many warnings the loop remembers.
@@ -69,6 +73,7 @@ impl Executor {
             current: Cell::new(None),
             config,
             warnings: RefCell::new(VecDeque::new()),
+            name_on_park: RefCell::new(None),
         }
     }
 
@@ -169,6 +174,7 @@ impl Executor {
         }
         match poll {
             Poll::Ready(()) => {
+                self.name_on_park.take();
                 if narrating {
                     let polls = self.tasks.borrow_mut().get_mut(id).map_or(0, |t| t.stats.polls + 1);
                     trace::narrate(format_args!("{} finished after {polls} poll(s)", self.describe(id)));
@@ -180,6 +186,10 @@ impl Executor {
                 drop(task);
             }
             Poll::Pending => {
+                // The name it waits under, now that the poll's work is reported.
+                if let Some(name) = self.name_on_park.take() {
+                    self.set_task_name(id, Some(name));
+                }
                 let waits = if trace::recording() { trace::take_waits() } else { Vec::new() };
                 if narrating {
                     let reasons: Vec<String> = waits.iter().map(ToString::to_string).collect();
@@ -283,7 +293,16 @@ impl Executor {
         self.current.get()
     }
 
+    /// Names the running task `name` once its poll returns `Pending`.
+    pub(crate) fn set_name_on_park(&self, name: Rc<str>) {
+        *self.name_on_park.borrow_mut() = Some(name);
+    }
+
     pub(crate) fn set_task_name(&self, id: TaskId, name: Option<Rc<str>>) {
+        if self.current.get() == Some(id) {
+            // An explicit rename wins over one deferred to the end of the poll.
+            self.name_on_park.take();
+        }
         if timeline::enabled() {
             self.note_rename(id, &name);
         }

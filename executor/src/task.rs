@@ -113,6 +113,21 @@ pub fn set_name(name: impl Into<Rc<str>>) {
     });
 }
 
+/// Names the running task from the moment its current poll returns `Pending`: the name
+/// it *waits* under. A server's connection task goes back to its connection name this
+/// way when it waits for the next request, so that the poll which served a route is still
+/// reported under the route — by the slow-poll warning and the timeline, which read the
+/// name when the poll ends. A [`set_name`] later in the same poll cancels it.
+pub fn set_name_on_park(name: impl Into<Rc<str>>) {
+    Executor::with_current_opt(|ex| {
+        if let Some(ex) = ex {
+            if ex.current_task().is_some() {
+                ex.set_name_on_park(name.into());
+            }
+        }
+    });
+}
+
 /// The running task's name, if it has one.
 pub fn name() -> Option<Rc<str>> {
     Executor::with_current_opt(|ex| ex.and_then(|ex| ex.current_task().and_then(|id| ex.task_name(id))))

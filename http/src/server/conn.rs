@@ -386,10 +386,11 @@ async fn next_request<A: App>(
             return NextRequest::Close;
         }
         // While it waits, the task goes by the connection's name; the application
-        // renames it after the route it serves (the name stays until the next wait, so
-        // the slow-poll detector, which reads it after the poll, sees the route's).
+        // renames it after the route it serves. The rename back takes effect only when
+        // this poll parks, so the poll that served the route is reported under the
+        // route's name (the slow-poll warning and the timeline read it at the poll's end).
         // Renaming here rather than per request spares pipelined requests two renames.
-        rasgi_executor::task::set_name(ctx.task_name.clone());
+        rasgi_executor::task::set_name_on_park(ctx.task_name.clone());
         // The loop's clock (read once per turn, when it woke) is exact enough for
         // second-scale deadlines, and this runs once per request on a kept-alive
         // connection: one `clock_gettime` less per request. It lags the real clock by at
