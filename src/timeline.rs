@@ -142,8 +142,9 @@ pub fn task_label(name: Option<&str>, id: TaskId) -> String {
 
 /// The name a poll worked under: its name when it began, unless that is the name the
 /// task was spawned with (`spawned_as`) and the poll renamed it — then the new name. The
-/// connection task's poll that reads `GET /blocking`, renames itself after the route,
-/// blocks and renames itself back is `GET /blocking`; so is the poll that a timer wakes
+/// connection task's poll that reads `GET /blocking`, renames itself after the route and
+/// blocks (it goes back to `http connection` only when it parks) is `GET /blocking`; so is
+/// the poll that a timer wakes
 /// in the middle of `GET /async-route` and that answers it.
 pub fn work_name<'a>(poll: &'a PollRecord, spawned_as: Option<&str>) -> Option<&'a str> {
     match (&poll.name, &poll.renamed_to) {

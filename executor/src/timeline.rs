@@ -10,7 +10,7 @@
 //! Three kinds of record, each a start and a duration on the loop's clock:
 //! - **a poll** of a task: its id, its name when the poll began and the first name it
 //!   took during the poll (a server's connection task is renamed after the route it
-//!   serves, and back), and *what woke it* ([`WakeCause`]) — the waker notes the cause
+//!   serves, and back once the poll parks), and *what woke it* ([`WakeCause`]) — the waker notes the cause
 //!   when it queues the task, the poll picks it up;
 //! - **an epoll sleep** of the reactor: the timeout asked and how many events came back.
 //!   It spans the whole of `Reactor::wait` — the `epoll_wait` call and the handing of
