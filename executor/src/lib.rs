@@ -50,7 +50,7 @@
 //! log; `--log-level`), and the reactor's narration ([`reactor::trace`], only with
 //! `RASGI_TRACE=1`). std's panic hook, the third writer of most Rust programs, stays quiet
 //! for every panic rasgi catches — a handler's, a task's, a blocking job's — so that each
-//! is logged once, by the code that caught it, with its location ([`panic`]); a panic
+//! is logged once, by the code that caught it, with its location ([`panic`](mod@panic)); a panic
 //! outside every catch point still prints as usual.
 
 #![warn(missing_docs)]
