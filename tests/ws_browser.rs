@@ -13,47 +13,9 @@ mod server_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use rasgi::app::App;
 use server_support::{config, TestServer, IO_TIMEOUT};
-
-/// Runs headless Chromium on `url` and returns the DOM after `budget_ms` of virtual time.
-fn dump_dom(chromium: &PathBuf, url: &str, budget_ms: u32) -> String {
-    let profile = std::env::temp_dir().join(format!("rasgi-chat-profile-{}", std::process::id()));
-    let mut child = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--dump-dom"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--virtual-time-budget={budget_ms}"))
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start chromium");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().expect("wait for chromium").is_none() {
-        if Instant::now() > deadline {
-            // SAFETY: kill() with the id of the process group this test created.
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("chromium did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = std::fs::remove_dir_all(&profile);
-    reader.join().expect("stdout reader")
-}
 
 /// A raw WebSocket client: the handshake, then unmasked server text frames of up to 125
 /// bytes (all the chat sends for short messages).
@@ -98,7 +60,7 @@ fn the_chat_page_talks_through_a_browser_websocket() {
     assert_eq!(member.text(), r#"{"event":"joined","member":1}"#);
 
     let url = format!("http://{}/chat?room=kitchen&say=hello%20from%20chromium", server.addr);
-    let dom = dump_dom(&chromium, &url, 3000);
+    let dom = browser_support::run_chromium_for(&chromium, &url, 3000, &["--dump-dom".to_owned()]);
 
     assert_eq!(member.text(), r#"{"event":"joined","member":2}"#, "the browser joined the room");
     assert_eq!(member.text(), r#"{"member":2,"text":"hello from chromium"}"#, "and spoke");

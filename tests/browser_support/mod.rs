@@ -64,6 +64,11 @@ impl Drop for TempDir {
 /// Runs headless Chromium on `url` with `extra` flags (each run with its own fresh
 /// profile) and returns its standard output.
 pub fn run_chromium(chromium: &Path, url: &str, extra: &[String]) -> String {
+    run_chromium_for(chromium, url, PAGE_TIME_MS, extra)
+}
+
+/// [`run_chromium`] with the page given `budget_ms` of virtual time.
+pub fn run_chromium_for(chromium: &Path, url: &str, budget_ms: u32, extra: &[String]) -> String {
     let profile = TempDir::new("chromium-profile");
     let mut child = Command::new(chromium)
         .args([
@@ -80,7 +85,7 @@ pub fn run_chromium(chromium: &Path, url: &str, extra: &[String]) -> String {
             "--run-all-compositor-stages-before-draw",
         ])
         .arg(format!("--user-data-dir={}", profile.0.display()))
-        .arg(format!("--virtual-time-budget={PAGE_TIME_MS}"))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
         .args(extra)
         .arg(url)
         .stdout(Stdio::piped())
