@@ -85,7 +85,7 @@ fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
 #[test]
 fn a_connection_busy_for_many_keep_alive_periods_is_never_cut() {
     // The idle timer is not moved on every request: it fires at an earlier deadline and
-    // is re-armed at the real one (`conn.rs`, `next_request`). A connection used every
+    // is re-armed at the real one (`Sleep::reset`). A connection used every
     // 300 ms for three times the 800 ms timeout crosses several such early firings, and
     // each must re-arm rather than close.
     let server = server(Duration::from_secs(30), Duration::from_millis(800));

@@ -57,10 +57,21 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Moves the deadline (earlier or later), cancelling the pending timer if any. A
-    /// connection's idle timer is reset after every request instead of being rebuilt.
+    /// Moves the deadline, earlier or later. A connection's idle timer is reset after
+    /// every request instead of being rebuilt.
+    ///
+    /// Moving it *later* keeps the pending timer: that is the common case (each request
+    /// pushes a busy connection's deadline further out), and following it would take a
+    /// timer out of the reactor's table and put one back every time. The old timer fires
+    /// early, wakes the task once, and the next poll re-arms at the real deadline — one
+    /// re-arm per keep-alive period instead of one per request. (With the loop's clock in
+    /// `poll` and in the server's request clock, this took a plaintext request from 6,938
+    /// to 6,602 user-space instructions, callgrind, one request per write.) Moving it
+    /// earlier cancels the pending timer, which would fire too late.
     pub fn reset(&mut self, deadline: Instant) {
-        self.cancel();
+        if self.registered.as_ref().is_some_and(|(_, key)| key.deadline() > deadline) {
+            self.cancel();
+        }
         self.deadline = deadline;
     }
 
@@ -89,10 +100,8 @@ impl Future for Sleep {
             // task took over).
             Some((reactor, key)) => {
                 if !reactor.update_timer(*key, cx.waker()) {
-                    // Our timer is gone. With a monotonic clock a fired timer is
-                    // already due (caught above), so this only guards against a timer
-                    // table that lost the entry some other way: register afresh rather
-                    // than sleep with no waker anywhere.
+                    // Our timer fired but the deadline is not here yet: `reset` moved it
+                    // later and kept the old timer. Arm one at the real deadline.
                     let reactor = reactor.clone();
                     let key = reactor.insert_timer(self.deadline, cx.waker().clone());
                     self.registered = Some((reactor, key));

@@ -62,6 +62,29 @@ fn a_dropped_or_reset_sleep_removes_its_timer() {
 }
 
 #[test]
+fn a_sleep_reset_later_keeps_its_timer_and_re_arms_when_it_fires_early() {
+    let (slept, fired, timers_after) = common::block_on(Duration::from_secs(10), async {
+        let started = Instant::now();
+        let first = started + Duration::from_millis(20);
+        let mut s = pin!(sleep_until(first));
+        assert!(poll_fn(|cx| Poll::Ready(s.as_mut().poll(cx).is_pending())).await);
+        // Later: the timer table is not touched, the old timer stays armed.
+        let later = started + Duration::from_millis(80);
+        s.as_mut().get_mut().reset(later);
+        assert_eq!(s.deadline(), later);
+        assert_eq!(pending_timers(), 1);
+        assert_eq!(Reactor::try_current().unwrap().next_deadline(), Some(first));
+        s.as_mut().await;
+        (started.elapsed(), Reactor::try_current().unwrap().stats().timers_fired, pending_timers())
+    });
+    assert!(slept >= Duration::from_millis(80), "woke at the old deadline: {slept:?}");
+    assert!(slept < Duration::from_secs(2), "woke far too late: {slept:?}");
+    // The old timer fired early once, then the one armed at the real deadline.
+    assert_eq!(fired, 2);
+    assert_eq!(timers_after, 0);
+}
+
+#[test]
 fn a_deadline_in_the_past_is_ready_at_once_without_a_timer() {
     common::block_on(Duration::from_secs(10), async {
         let mut past = pin!(sleep_until(Instant::now() - Duration::from_millis(1)));

@@ -407,17 +407,10 @@ async fn next_request<A: App>(
         } else {
             header_deadline.min(started + ctx.config.timeout_keep_alive)
         };
-        // The idle timer is armed no later than `deadline`, and moved only when the
-        // deadline comes *earlier*. A busy connection's deadline moves later with every
-        // request; following it would take a timer out of the reactor's table and put one
-        // back each time. Instead the timer fires at the old deadline, and the wait below
-        // re-arms it once if the real one is still ahead: one re-arm per keep-alive period
-        // instead of one per request. With the loop clock above and `Sleep` polling
-        // without a clock read, this took a plaintext request from 6,938 to 6,602
-        // user-space instructions (callgrind, one request per write).
+        // Reset, not rebuilt; a later deadline keeps the reactor's timer (`Sleep::reset`).
         let timer = match idle_timer {
             Some(timer) => {
-                if timer.deadline() > deadline {
+                if timer.deadline() != deadline {
                     timer.reset(deadline);
                 }
                 timer
@@ -438,14 +431,7 @@ async fn next_request<A: App>(
                 Poll::Pending => {}
             }
             if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
-                if timer.deadline() >= deadline {
-                    return Poll::Ready(Woke::Deadline);
-                }
-                // An early timer (see above): re-arm it at the real deadline.
-                timer.reset(deadline);
-                if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
-                    return Poll::Ready(Woke::Deadline);
-                }
+                return Poll::Ready(Woke::Deadline);
             }
             if watch_shutdown && conn.guard.poll_stopping(cx).is_ready() {
                 return Poll::Ready(Woke::Shutdown);
