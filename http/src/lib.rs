@@ -25,6 +25,7 @@
 //! | `headers.rs` | the header vocabulary the server and the client share: tokens, values, `Content-Length`, `Connection` |
 //! | `chunked.rs` | the chunked transfer coding, both directions |
 //! | `date.rs` | the cached `Date` header |
+//! | `spares.rs` | free lists: header lists and other buffers kept for the next request |
 //! | `server/mod.rs` | workers, lifespan, the accept loop, graceful shutdown |
 //! | `server/conn.rs` | one connection: keep-alive, pipelining, timeouts, running the app |
 //! | `server/receive.rs` | `receive`: request bodies, `100 Continue`, disconnects |
@@ -62,6 +63,7 @@ pub mod head;
 pub mod headers;
 pub mod middleware;
 pub mod server;
+pub mod spares;
 pub mod tls;
 pub mod ws;
 

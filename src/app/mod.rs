@@ -395,6 +395,7 @@ async fn send_response(send: &Sender<'_>, response: Response) -> Result<(), AppE
     match body {
         Body::Bytes(bytes) => {
             send.respond(status, headers, &bytes).await?;
+            response::recycle_body(bytes);
         }
         Body::Stream(produce) => {
             send.send(SendEvent::Start { status, headers, trailers: false }).await?;

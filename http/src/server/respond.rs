@@ -175,6 +175,7 @@ impl ResponseState {
                 let mut wbuf = conn.wbuf.borrow_mut();
                 write_head(&mut wbuf, version, self.status, &headers, choice.announced, self.keep_alive);
                 drop(wbuf);
+                crate::spares::recycle_header_list(headers);
                 self.phase = Phase::Body { framing, trailers };
                 self.write_body(conn, body, more_body)
             }
@@ -184,6 +185,7 @@ impl ResponseState {
                 for (name, value) in &headers {
                     write_field(&mut wbuf, name.as_bytes(), value);
                 }
+                crate::spares::recycle_header_list(headers);
                 if more_trailers {
                     self.phase = Phase::AwaitingTrailers;
                 } else {
