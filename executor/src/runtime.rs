@@ -101,6 +101,7 @@ impl Runtime {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
+                self.executor.after_main_poll();
                 // The main future is not a task: its wait notes are narrated here and
                 // must not be left for the next task's poll to pick up.
                 let waits = if trace::recording() { trace::take_waits() } else { Vec::new() };

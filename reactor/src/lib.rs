@@ -71,7 +71,7 @@ mod timer;
 pub mod trace;
 mod unpark;
 
-pub use reactor::{loop_time, Reactor, ReactorGuard, SourceInfo, Stats};
+pub use reactor::{loop_time, set_loop_time, Reactor, ReactorGuard, SourceInfo, Stats};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use source::{Direction, Registration};
 pub use timer::{TimerKey, Timers};

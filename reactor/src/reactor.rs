@@ -210,7 +210,7 @@ impl Reactor {
     /// reading of the clock: it becomes [`loop_time`], which sleeps trust to be no later
     /// than the real time.
     pub fn fire_expired_timers(&self, now: Instant) -> usize {
-        LOOP_TIME.set(Some(now));
+        set_loop_time(now);
         let mut fired = 0;
         // One timer at a time, so that no borrow is held while `wake()` runs.
         loop {
@@ -442,15 +442,23 @@ impl Slab {
 }
 
 thread_local! {
-    /// The instant this thread's loop last woke from its wait (set where the timers are
-    /// fired, which reads the clock anyway). `None` on a thread that runs no loop.
+    /// This thread's loop's latest reading of the clock: when it last woke from its wait
+    /// (set where the timers are fired, which reads the clock anyway), or when its last
+    /// timed poll ended. Never ahead of the real clock. `None` on a thread that runs no
+    /// loop.
     static LOOP_TIME: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
 }
 
-/// The time this thread's loop last woke up: "now", give or take one turn, without
+/// The loop's latest reading of the clock: "now", give or take one turn, without
 /// asking the kernel. For values that change once a second — the `Date` header — a
 /// clock read per response was measurable (about 1 % of a pipelined request's
 /// instructions); this costs a thread-local read. Off a loop thread it reads the clock.
 pub fn loop_time() -> Instant {
     LOOP_TIME.get().unwrap_or_else(Instant::now)
+}
+
+/// Records a reading of the clock as the loop's [`loop_time`]. `now` must be fresh (just
+/// read): sleeps trust the loop time never to be ahead of the real clock.
+pub fn set_loop_time(now: Instant) {
+    LOOP_TIME.set(Some(now));
 }
