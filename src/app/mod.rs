@@ -31,6 +31,7 @@
 //! |---|---|
 //! | `mod.rs` | [`App`]: registration, dispatch, the ASGI-like entry point |
 //! | `router.rs` | patterns like `/items/{item_id}` and matching |
+//! | `handler.rs` | a route's handler, and the reused boxes its calls' futures run in |
 //! | `request.rs` | [`Request`] and typed extraction (path, query, JSON body) |
 //! | `response.rs` | [`Response`], [`IntoResponse`], [`Json`], [`Html`], streaming |
 //! | `middleware.rs` | `call_next` middleware, [`Next`], the seed's `X-Process-Time` |
@@ -38,6 +39,7 @@
 //! | `websocket.rs` | `@app.websocket` routes and the [`WebSocket`] a handler gets |
 
 mod error;
+mod handler;
 pub mod middleware;
 mod request;
 mod response;
@@ -60,10 +62,8 @@ pub use request::{form_decode, Request};
 pub use response::{Body, Html, IntoResponse, Json, Response};
 pub use websocket::{Received, WebSocket, WebSocketError, WebSocketHandler};
 
+use handler::Handler;
 use router::{lookup, lookup_ws, Lookup, Route, WsRoute};
-
-/// A boxed request handler.
-pub(crate) type Handler = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response>>>>;
 
 /// A boxed lifespan hook.
 type Hook = Rc<dyn Fn(Rc<State>) -> Pin<Box<dyn Future<Output = Result<(), String>>>>>;
@@ -127,9 +127,9 @@ impl App {
         Fut: Future<Output = R> + 'static,
         R: IntoResponse,
     {
-        let handler: Handler = Rc::new(move |request| {
+        let handler = Handler::new(move |request| {
             let future = handler(request);
-            Box::pin(async move { future.await.into_response() })
+            async move { future.await.into_response() }
         });
         let route = Route::new(method, pattern, handler);
         self.edit(|inner| inner.routes.push(route))
@@ -251,7 +251,7 @@ impl Inner {
     /// The end of the middleware chain: the handler, or FastAPI's 404/405.
     pub(crate) async fn dispatch(&self, request: Request) -> Response {
         if let Some(route) = request.route_index.and_then(|i| self.routes.get(i)) {
-            return (route.handler)(request).await;
+            return route.handler.call(request).await;
         }
         match lookup(&self.routes, request.method(), request.path(), &mut Vec::new()) {
             Lookup::MethodNotAllowed(allowed) => {

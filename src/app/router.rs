@@ -8,8 +8,8 @@
 
 use std::rc::Rc;
 
+use super::handler::Handler;
 use super::websocket::ErasedHandler;
-use super::Handler;
 
 /// One segment of a pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +33,8 @@ pub(crate) struct Route {
     exact: Option<String>,
     /// `"GET /items/{item_id}"`: names the request's task for diagnostics.
     pub(crate) label: Rc<str>,
-    /// The handler.
-    pub(crate) handler: Handler,
+    /// The handler (shared by clones of the app, which all run on one loop).
+    pub(crate) handler: Rc<Handler>,
 }
 
 /// What looking up a request found.
@@ -58,7 +58,7 @@ impl Route {
             });
             format!("/{}", literals.collect::<Vec<_>>().join("/"))
         });
-        Route { label: Rc::from(format!("{method} {pattern}")), method, segments, exact, handler }
+        Route { label: Rc::from(format!("{method} {pattern}")), method, segments, exact, handler: Rc::new(handler) }
     }
 
     /// Matches `path`, pushing captured parameters onto `params` (cleared on a miss).
@@ -159,7 +159,7 @@ mod tests {
     use crate::app::Response;
 
     fn route(method: &str, pattern: &str) -> Route {
-        Route::new(method, pattern, Rc::new(|_| Box::pin(async { Response::text(200, "") })))
+        Route::new(method, pattern, Handler::new(|_| async { Response::text(200, "") }))
     }
 
     #[test]
