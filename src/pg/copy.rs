@@ -12,10 +12,10 @@
 //! have gathered, waiting for the socket when the server reads slower than we produce. COPY
 //! treats its data as one stream, so where the messages are cut does not matter to it; their
 //! number does. The server handles each CopyData on its own (read the header, copy the body
-//! out, refill its parse buffer), and one message per row made that a third of its work per
-//! row: one 35-byte row per message cost the server 0.49 µs per row of `pgbench --only
-//! copy_in`, 64 KiB messages (as asyncpg's `copy_records_to_table` sends, up to 512 KiB) cost
-//! 0.40 µs.
+//! out, refill its parse buffer), and with one message per row that was about a fifth of its
+//! work per row: one 35-byte row per message cost the server 0.49 µs of CPU per row of
+//! `pgbench --only copy_in --ops 30`, 64 KiB messages 0.39-0.43 µs, level with asyncpg's
+//! `copy_records_to_table` (which sends up to 512 KiB per message) at 0.40-0.44 µs.
 //! [`CopyIn::finish`] sends CopyDone and returns the row count; [`CopyIn::abort`] sends
 //! CopyFail, which rolls the whole COPY back. [`CopyIn::send_row`] writes one row in COPY's
 //! text format (tab-separated, `\N` for NULL, backslash escapes), and
