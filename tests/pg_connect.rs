@@ -1,15 +1,17 @@
 //! Connecting: every authentication method against a real PostgreSQL, the errors a wrong
-//! password, an unknown user or database give, server parameters, notices, and the password
-//! staying out of every printed form of the configuration.
+//! password, an unknown user or database give, server parameters, notices, the password
+//! staying out of every printed form of the configuration, and a round trip that busy-polls
+//! for its reply while the loop's other tasks go on.
 
 mod pg_common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use rasgi::pg::cluster::TEST_PASSWORD;
 use rasgi::pg::{Config, Connection, PgError};
-use rasgi_executor::block_on;
+use rasgi_executor::{block_on, sleep, spawn};
 
 #[test]
 fn each_auth_method_connects() {
@@ -183,5 +185,30 @@ fn password_never_appears_in_printed_config() {
         let conn = Connection::connect_with(&config.clone().password(TEST_PASSWORD)).await.unwrap();
         let printed = format!("{conn:?}");
         assert!(printed.contains("password: Some(\"<redacted>\")"), "{printed}");
+    });
+}
+
+#[test]
+fn a_busy_polling_round_trip_lets_other_tasks_run() {
+    // A window far longer than the query: the round trip polls all along, and a timer task on
+    // the same loop must still fire in the middle of it, and the reply still be read.
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        for window in [Duration::from_secs(5), Duration::ZERO] {
+            let config = Config::from_url(&cluster.url()).unwrap().busy_poll(window);
+            let mut conn = Connection::connect_with(&config).await.unwrap();
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let timer_order = order.clone();
+            let timer = spawn(async move {
+                sleep(Duration::from_millis(20)).await;
+                timer_order.borrow_mut().push("timer");
+            });
+            let seven: i32 = conn.fetch_value("SELECT 7 FROM pg_sleep(0.3)", &[]).await.unwrap();
+            order.borrow_mut().push("query");
+            timer.await.unwrap();
+            assert_eq!(seven, 7);
+            assert_eq!(*order.borrow(), ["timer", "query"], "window {window:?}");
+            conn.close().await.unwrap();
+        }
     });
 }

@@ -1,5 +1,6 @@
 //! COPY as streams against a real PostgreSQL: rows out as exact CSV bytes, rows in with the
-//! text format's escapes and NULLs, rows in as typed values in the binary format, failures (bad data, an abort, a missing table) that leave
+//! text format's escapes and NULLs, rows in as typed values in the binary format, rows
+//! gathered into large messages beside slices sent as they are, in order, failures (bad data, an abort, a missing table) that leave
 //! the connection usable, and backpressure shown by the server itself: while nobody reads a
 //! large COPY, its backend waits in `ClientWrite`.
 
@@ -93,6 +94,36 @@ fn binary_copy_in_stores_typed_values_exactly() {
         assert_eq!(got, [(1, Some(label.to_string()), 1.0 / 7.0), (2, None, f64::MIN_POSITIVE)]);
         let sum: i64 = conn.fetch_value(&format!("SELECT sum(n) FROM {t} WHERE day IS NULL"), &[]).await.unwrap();
         assert_eq!(sum, 20_000 * 20_001 / 2);
+    });
+}
+
+#[test]
+fn gathered_rows_and_a_large_slice_keep_their_order() {
+    // Rows are gathered into 64 KiB CopyData messages; a slice that is a message's worth on its
+    // own goes out directly. Whatever the path, the server must see one stream, in order.
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        let mut conn = pg_common::superuser(cluster).await;
+        let t = pg_common::table("copy_order");
+        conn.execute_script(&format!("CREATE TABLE {t} (n int, s text)")).await.unwrap();
+        let mut copy = conn.copy_in(&format!("COPY {t} (n, s) FROM STDIN")).await.unwrap();
+        copy.send_row(&[Some("1"), Some("before")]).await.unwrap();
+        copy.send(b"2\tsplit ").await.unwrap();
+        let big: String = (3..=20_002).map(|n| format!("{n}\tbig\n")).collect();
+        assert!(big.len() > 64 * 1024, "the slice must take the direct path");
+        // Completes the row `send` began: the gathered bytes must go before the slice.
+        copy.send(format!("row\n{big}").as_bytes()).await.unwrap();
+        copy.send_row(&[Some("20003"), Some("after")]).await.unwrap();
+        assert_eq!(copy.finish().await.unwrap(), 20_003);
+        let rows = conn
+            .fetch(&format!("SELECT n, s FROM {t} WHERE n IN (1, 2, 3, 20002, 20003) ORDER BY n"), &[])
+            .await
+            .unwrap();
+        let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap())).collect();
+        let want = [(1, "before"), (2, "split row"), (3, "big"), (20_002, "big"), (20_003, "after")];
+        assert_eq!(got, want.map(|(n, s)| (n, s.to_string())));
+        let sum: i64 = conn.fetch_value(&format!("SELECT sum(n) FROM {t}"), &[]).await.unwrap();
+        assert_eq!(sum, 20_003 * 20_004 / 2);
     });
 }
 

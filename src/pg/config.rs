@@ -17,6 +17,10 @@ use std::time::Duration;
 
 use crate::pg::error::PgError;
 
+/// The default busy-poll window: longer than a simple query's reply takes on a quiet server
+/// (about 30 µs over loopback), short enough that a loop waiting on a slow query wastes little.
+const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
+
 /// How to reach and log in to a PostgreSQL server, and how the connection behaves.
 #[derive(Clone)]
 pub struct Config {
@@ -46,6 +50,10 @@ pub struct Config {
     pub(crate) query_timeout: Option<Duration>,
     /// Limit on delivering a CancelRequest and on draining the cancelled query afterwards.
     pub(crate) cancel_timeout: Duration,
+    /// How long a round trip keeps its task ready (polling its socket once per loop turn)
+    /// before it lets the loop sleep in the kernel until the reply comes; zero = sleep at
+    /// once. See `io.rs`, "Waiting for the reply".
+    pub(crate) busy_poll: Duration,
     /// Whether to encrypt, and how much of the server's certificate to check (libpq's
     /// `sslmode`).
     pub(crate) ssl_mode: SslMode,
@@ -151,6 +159,7 @@ impl Default for Config {
             statement_cache_capacity: 100,
             query_timeout: None,
             cancel_timeout: Duration::from_secs(2),
+            busy_poll: DEFAULT_BUSY_POLL,
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
             ssl_cert: None,
@@ -169,7 +178,9 @@ impl Config {
     /// `PG*` environment variables, then defaults.
     ///
     /// Query options: `application_name`, `connect_timeout` (seconds), `statement_cache_size`
-    /// (0 = off), `command_timeout` (seconds, fractional allowed), `sslmode` (see [`SslMode`];
+    /// (0 = off), `command_timeout` (seconds, fractional allowed), `busy_poll_us`
+    /// (microseconds a round trip polls before the loop sleeps, 0 = off; see
+    /// [`Config::busy_poll`]), `sslmode` (see [`SslMode`];
     /// `prefer` by default, as in libpq), `sslrootcert`, `sslcert`, `sslkey` (PEM files).
     pub fn from_url(url: &str) -> Result<Config, PgError> {
         Config::from_url_and_env(url, &|name| std::env::var(name).ok())
@@ -273,6 +284,12 @@ impl Config {
                     config.statement_cache_capacity = value
                         .parse()
                         .map_err(|_| PgError::Config(format!("statement_cache_size must be a number, got {value:?}")))?
+                }
+                "busy_poll_us" => {
+                    let micros: u64 = value.parse().map_err(|_| {
+                        PgError::Config(format!("busy_poll_us must be a whole number of microseconds, got {value:?}"))
+                    })?;
+                    config.busy_poll = Duration::from_micros(micros);
                 }
                 "sslmode" => config.ssl_mode = value.parse()?,
                 "target_session_attrs" => config.target_session_attrs = value.parse()?,
@@ -386,6 +403,16 @@ impl Config {
         self
     }
 
+    /// How long a round trip polls its socket, keeping the event loop awake, before the loop
+    /// may sleep until the reply arrives (default 50 µs; `Duration::ZERO` turns it off). A
+    /// sleeping client costs the *server* a wake-up per reply; polling trades a little client
+    /// CPU while a reply is due for less server CPU per query. Other tasks keep running
+    /// meanwhile: the poll is one check per loop turn, never a spin that holds the thread.
+    pub fn busy_poll(mut self, window: Duration) -> Config {
+        self.busy_poll = window;
+        self
+    }
+
     /// The host.
     pub fn get_host(&self) -> &str {
         &self.host
@@ -409,6 +436,11 @@ impl Config {
     /// The statement cache capacity.
     pub fn get_statement_cache_capacity(&self) -> usize {
         self.statement_cache_capacity
+    }
+
+    /// The busy-poll window (see [`Config::busy_poll`]).
+    pub fn get_busy_poll(&self) -> Duration {
+        self.busy_poll
     }
 }
 
@@ -435,6 +467,7 @@ impl fmt::Debug for Config {
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("query_timeout", &self.query_timeout)
             .field("cancel_timeout", &self.cancel_timeout)
+            .field("busy_poll", &self.busy_poll)
             .field("ssl_mode", &self.ssl_mode)
             .field("other_hosts", &self.other_hosts)
             .field("target_session_attrs", &self.target_session_attrs)
@@ -512,6 +545,20 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn busy_poll_defaults_on_and_is_set_in_microseconds() {
+        assert_eq!(Config::default().busy_poll, Duration::from_micros(50));
+        let c = Config::from_url_and_env("postgres://h/db?busy_poll_us=0", &|_| None).unwrap();
+        assert_eq!(c.get_busy_poll(), Duration::ZERO);
+        let c = Config::from_url_and_env("postgres://h/db?busy_poll_us=250", &|_| None).unwrap();
+        assert_eq!(c.get_busy_poll(), Duration::from_micros(250));
+        let err = Config::from_url_and_env("postgres://h/db?busy_poll_us=1.5", &|_| None).unwrap_err();
+        assert!(
+            matches!(&err, PgError::Config(m) if m == "busy_poll_us must be a whole number of microseconds, got \"1.5\""),
+            "{err:?}"
+        );
+    }
 
     fn parse(url: &str, env: &[(&str, &str)]) -> Result<Config, PgError> {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

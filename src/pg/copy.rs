@@ -7,9 +7,15 @@
 //! HTTP client downloading a CSV) holds the server back through TCP instead of filling memory:
 //! that is the backpressure.
 //!
-//! `COPY ... FROM STDIN` answers with CopyInResponse and waits. [`CopyIn::send`] frames the
-//! caller's bytes as CopyData in the write buffer and writes them out whenever 64 KiB have
-//! gathered, waiting for the socket when the server reads slower than we produce.
+//! `COPY ... FROM STDIN` answers with CopyInResponse and waits. [`CopyIn`] gathers the
+//! caller's rows in a buffer of its own and sends them as one CopyData message whenever 64 KiB
+//! have gathered, waiting for the socket when the server reads slower than we produce. COPY
+//! treats its data as one stream, so where the messages are cut does not matter to it; their
+//! number does. The server handles each CopyData on its own (read the header, copy the body
+//! out, refill its parse buffer), and with one message per row that was about a fifth of its
+//! work per row: one 35-byte row per message cost the server 0.49 µs of CPU per row of
+//! `pgbench --only copy_in --ops 30`, 64 KiB messages 0.39-0.43 µs, level with asyncpg's
+//! `copy_records_to_table` (which sends up to 512 KiB per message) at 0.40-0.44 µs.
 //! [`CopyIn::finish`] sends CopyDone and returns the row count; [`CopyIn::abort`] sends
 //! CopyFail, which rolls the whole COPY back. [`CopyIn::send_row`] writes one row in COPY's
 //! text format (tab-separated, `\N` for NULL, backslash escapes), and
@@ -23,7 +29,7 @@
 use std::future::poll_fn;
 use std::task::Poll;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use postgres_protocol::message::frontend;
 
 use crate::pg::conn::Connection;
@@ -33,7 +39,9 @@ use crate::pg::message::{rows_affected, Message};
 use crate::pg::reply::unexpected;
 use crate::pg::types::{Encoded, ToSql, Type};
 
-/// Write buffered COPY data out once this much has gathered.
+/// Cut a CopyData message, and write it out, once this much row data has gathered. Bigger
+/// messages save the server little more (it parses COPY data in 64 KiB pieces anyway) and
+/// cost memory on both sides, since the server reads each message whole.
 const FLUSH_AT: usize = 64 * 1024;
 
 /// What a COPY's reply holds while it is being read.
@@ -148,14 +156,32 @@ pub struct CopyIn<'c> {
     /// True once a binary row (and so the binary header) was sent: `finish` then sends the
     /// binary trailer before CopyDone.
     binary: bool,
+    /// Row data not yet framed as a CopyData message: always whole rows (or whole `send`
+    /// slices), less than `FLUSH_AT` bytes between calls. Kept apart from the connection's
+    /// write buffer so that the write buffer only ever holds complete messages, whatever
+    /// happens to this COPY.
+    rows: BytesMut,
 }
 
 impl CopyIn<'_> {
     /// Sends raw COPY data, in the format the statement names (text by default, or CSV):
     /// any split of the stream into calls is fine. Waits while the socket is full.
     pub async fn send(&mut self, data: &[u8]) -> Result<(), PgError> {
-        // CopyData: 'd', an i32 length (itself included), the bytes. The length is an i32,
-        // so a huge slice goes as several messages, which COPY joins back into one stream.
+        if data.len() < FLUSH_AT {
+            self.rows.extend_from_slice(data);
+        } else {
+            // Already a message's worth: framed straight from the caller's slice, after what
+            // was gathered before it, without a copy into `rows` first.
+            self.frame_rows()?;
+            self.frame(data)?;
+        }
+        self.flush_if_full().await
+    }
+
+    /// Frames `data` as CopyData messages in the connection's write buffer: 'd', an i32
+    /// length (itself included), the bytes. The length is an i32, so a huge slice goes as
+    /// several messages, which COPY joins back into one stream.
+    fn frame(&mut self, data: &[u8]) -> Result<(), PgError> {
         for piece in data.chunks(1 << 30) {
             self.conn.encode(|buf| {
                 buf.put_u8(b'd');
@@ -163,6 +189,27 @@ impl CopyIn<'_> {
                 buf.put_slice(piece);
                 Ok(())
             })?;
+        }
+        Ok(())
+    }
+
+    /// Frames the gathered rows as one CopyData message (none if nothing gathered).
+    fn frame_rows(&mut self) -> Result<(), PgError> {
+        if !self.rows.is_empty() {
+            let rows = std::mem::take(&mut self.rows);
+            self.frame(&rows)?;
+            // The allocation goes back for the next message.
+            self.rows = rows;
+            self.rows.clear();
+        }
+        Ok(())
+    }
+
+    /// Once `FLUSH_AT` bytes have gathered: frames them and writes everything out, waiting
+    /// while the socket is full.
+    async fn flush_if_full(&mut self) -> Result<(), PgError> {
+        if self.rows.len() >= FLUSH_AT {
+            self.frame_rows()?;
         }
         if self.conn.unsent_len() >= FLUSH_AT {
             self.conn.flush().await?;
@@ -173,10 +220,10 @@ impl CopyIn<'_> {
     /// Sends one row in COPY's text format: fields separated by tabs, `None` as `\N`, and
     /// backslash, tab, newline and carriage return escaped inside values.
     pub async fn send_row(&mut self, fields: &[Option<&str>]) -> Result<(), PgError> {
-        let mut line = Vec::with_capacity(fields.iter().map(|f| f.map_or(2, str::len) + 1).sum());
+        let line = &mut self.rows;
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {
-                line.push(b'\t');
+                line.put_u8(b'\t');
             }
             match field {
                 None => line.extend_from_slice(b"\\N"),
@@ -193,8 +240,8 @@ impl CopyIn<'_> {
                 }
             }
         }
-        line.push(b'\n');
-        self.send(&line).await
+        line.put_u8(b'\n');
+        self.flush_if_full().await
     }
 
     /// Sends one row in COPY's binary format, for a statement that says `(FORMAT binary)`:
@@ -224,12 +271,11 @@ impl CopyIn<'_> {
         let count = i16::try_from(values.len())
             .map_err(|_| encode_error(values.len(), None, "more than 32767 columns".into()))?;
         let header = !self.binary;
-        // One CopyData per row, written straight into the write buffer: its length is
-        // patched once the values are in. `encode` takes the whole row back on an error.
-        self.conn.encode(|buf| {
-            let start = buf.len();
-            buf.put_u8(b'd');
-            buf.put_i32(0);
+        // Straight into the gathered rows; on an error the half-written row is cut off again,
+        // so `rows` keeps holding whole rows only.
+        let buf = &mut self.rows;
+        let start = buf.len();
+        let encoded = (|| {
             if header {
                 buf.put_slice(BINARY_HEADER);
             }
@@ -248,26 +294,25 @@ impl CopyIn<'_> {
                 };
                 buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
             }
-            let len = i32::try_from(buf.len() - start - 1).map_err(|_| PgError::protocol("COPY row over 2 GiB"))?;
-            buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
             Ok(())
-        })?;
-        self.binary = true;
-        if self.conn.unsent_len() >= FLUSH_AT {
-            self.conn.flush().await?;
+        })();
+        if let Err(e) = encoded {
+            buf.truncate(start);
+            return Err(e);
         }
-        Ok(())
+        self.binary = true;
+        self.flush_if_full().await
     }
 
     /// Ends the data (CopyDone) and returns how many rows the server stored. A row the
     /// server could not parse fails the whole COPY here, with its line number in the error.
     pub async fn finish(mut self) -> Result<u64, PgError> {
-        let binary = self.binary;
+        if self.binary {
+            // The binary format's trailer: a field count of -1.
+            self.rows.put_i16(-1);
+        }
+        self.frame_rows()?;
         self.conn.encode(|buf| {
-            if binary {
-                // The binary format's trailer: a field count of -1.
-                buf.put_slice(&[b'd', 0, 0, 0, 6, 0xff, 0xff]);
-            }
             frontend::copy_done(buf);
             Ok(())
         })?;
@@ -277,6 +322,8 @@ impl CopyIn<'_> {
     /// Abandons the COPY (CopyFail with `reason`): nothing of it is stored. Returns the
     /// server's acknowledgement, the error it reports for the failed COPY.
     pub async fn abort(mut self, reason: &str) -> Result<DbError, PgError> {
+        // What was gathered and not yet sent would be thrown away by the server anyway.
+        self.rows.clear();
         self.conn.encode(|buf| {
             frontend::copy_fail(reason, buf).map_err(|e| PgError::Config(format!("COPY abort reason: {e}")))
         })?;
@@ -363,6 +410,6 @@ impl Connection {
                 None => PgError::Config(format!("{sql:?} is not a COPY ... FROM STDIN statement")),
             });
         }
-        Ok(CopyIn { conn: self, done: false, binary: false })
+        Ok(CopyIn { conn: self, done: false, binary: false, rows: BytesMut::new() })
     }
 }

@@ -24,7 +24,7 @@
 //! | `startup.rs` | startup and authentication (trust, password, md5, SCRAM-SHA-256, -PLUS over TLS) | `connect_utils`, `coreproto` |
 //! | `tls.rs` | `sslmode`: SSLRequest, the certificate checks per mode, `tls-server-end-point` | `connect_utils._negotiate_ssl_connection` |
 //! | `message.rs` | backend message framing: check-then-parse | `coreproto.pyx` |
-//! | `io.rs` | **the round trip**, a hand-written future over the read buffer, and **the one router** of backend messages | `protocol.pyx` waiters |
+//! | `io.rs` | **the round trip**, a hand-written future over the read buffer that busy-polls briefly for its reply, and **the one router** of backend messages | `protocol.pyx` waiters |
 //! | `conn.rs` | [`Connection`]: execute, fetch, fetch_one, fetch_value, scripts, notices | `Connection` |
 //! | `frontend.rs` | the frontend encoder: Parse/Describe, Bind/Execute/Sync, byte-exact tests | `coreproto` |
 //! | `reply.rs` | the reply decoders: prepared, executed, simple-query results | `coreproto` |
