@@ -178,14 +178,16 @@ impl Executor {
         }
         self.current.set(Some(id));
         let detecting = !self.config.slow_poll_threshold.is_zero();
-        let started = (detecting || timeline::enabled()).then(loop_time);
+        let started = self.times_polls().then(loop_time);
         let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
-        let ended = started.map(|_| {
-            let now = Instant::now();
-            set_loop_time(now);
-            now
-        });
-        let elapsed = started.zip(ended).map(|(s, e)| e.saturating_duration_since(s)).unwrap_or_default();
+        let (ended, elapsed) = match started {
+            Some(started) => {
+                let now = Instant::now();
+                set_loop_time(now);
+                (Some(now), now.saturating_duration_since(started))
+            }
+            None => (None, Duration::ZERO),
+        };
         self.current.set(None);
         drop(waker);
 
@@ -230,10 +232,15 @@ impl Executor {
         ended
     }
 
+    /// True when polls are timed: for the slow-poll warning, or for the timeline.
+    fn times_polls(&self) -> bool {
+        !self.config.slow_poll_threshold.is_zero() || timeline::enabled()
+    }
+
     /// Called after the main future's poll: when polls are timed, the next one must not
     /// start its clock where the main future's poll began.
     pub(crate) fn after_main_poll(&self) {
-        if !self.config.slow_poll_threshold.is_zero() || timeline::enabled() {
+        if self.times_polls() {
             set_loop_time(Instant::now());
         }
     }

@@ -21,6 +21,7 @@
 //! head is written: [`header_list`] is where an application gets one.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use crate::asgi::Header;
 
@@ -64,6 +65,18 @@ impl<T> Spares<T> {
     }
 }
 
+/// A spare from the free list `spares`, one of this thread's `thread_local!`s; `None` when
+/// it is empty (or the thread is exiting and its thread-locals are gone).
+pub fn take<T>(spares: &'static LocalKey<Spares<T>>) -> Option<T> {
+    spares.try_with(Spares::take).ok().flatten()
+}
+
+/// Gives `item` to the free list `spares`, one of this thread's `thread_local!`s. While the
+/// thread exits, its thread-locals are gone and `item` is simply freed.
+pub fn give<T>(spares: &'static LocalKey<Spares<T>>, item: T) {
+    let _ = spares.try_with(|spares| spares.give(item));
+}
+
 /// A header list with room for this many fields is worth keeping; a longer one is freed.
 const SMALL_HEADER_LIST: usize = 16;
 
@@ -75,7 +88,7 @@ thread_local! {
 /// An empty header list for a response, reusing one the server has finished with when
 /// there is one: the allocation-free way to build `SendEvent::Start`'s headers.
 pub fn header_list() -> Vec<Header> {
-    HEADER_LISTS.try_with(Spares::take).ok().flatten().unwrap_or_default()
+    take(&HEADER_LISTS).unwrap_or_default()
 }
 
 /// Gives back a header list once its fields are written: emptied (which drops any owned
@@ -85,8 +98,7 @@ pub fn recycle_header_list(mut headers: Vec<Header>) {
         return;
     }
     headers.clear();
-    // `try_with`: a list given back while the thread exits is simply freed.
-    let _ = HEADER_LISTS.try_with(|spares| spares.give(headers));
+    give(&HEADER_LISTS, headers);
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use std::rc::Rc;
 use std::str::FromStr;
 
-use rasgi_http::spares::Spares;
+use rasgi_http::spares::{self, Spares};
 use rasgi_http::Scope;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -37,7 +37,7 @@ thread_local! {
 
 impl ScopeCopy {
     fn of(scope: &Scope) -> ScopeCopy {
-        let copy = match SPARES.try_with(Spares::take).ok().flatten() {
+        let copy = match spares::take(&SPARES) {
             Some(mut spare) => {
                 (*spare).clone_from(scope);
                 spare
@@ -60,8 +60,7 @@ impl std::ops::Deref for ScopeCopy {
 impl Drop for ScopeCopy {
     fn drop(&mut self) {
         if let Some(copy) = self.0.take() {
-            // `try_with`: a request dropped while the thread exits just frees its copy.
-            let _ = SPARES.try_with(|spares| spares.give(copy));
+            spares::give(&SPARES, copy);
         }
     }
 }

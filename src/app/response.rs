@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use rasgi_executor::sync::mpsc;
-use rasgi_http::spares::Spares;
+use rasgi_http::spares::{self, Spares};
 use serde::Serialize;
 
 use super::error::HttpException;
@@ -50,7 +50,7 @@ impl Response {
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
         // Into a body buffer an earlier response gave back (see `recycle_body`), where
         // `serde_json::to_vec` would allocate a fresh one per response.
-        let mut bytes = BODIES.try_with(Spares::take).ok().flatten().unwrap_or_default();
+        let mut bytes = spares::take(&BODIES).unwrap_or_default();
         match serde_json::to_writer(&mut bytes, value) {
             Ok(()) => Response::new(status, "application/json", bytes),
             Err(e) => {
@@ -147,8 +147,7 @@ pub(crate) fn recycle_body(body: Cow<'static, [u8]>) {
     if let Cow::Owned(mut bytes) = body {
         if bytes.capacity() > 0 && bytes.capacity() <= SMALL_BODY {
             bytes.clear();
-            // `try_with`: a body given back while the thread exits is simply freed.
-            let _ = BODIES.try_with(|spares| spares.give(bytes));
+            spares::give(&BODIES, bytes);
         }
     }
 }
