@@ -33,6 +33,23 @@ fn each_auth_method_connects() {
 }
 
 #[test]
+fn the_busy_poll_window_closes_when_the_reply_is_slow() {
+    // A 20 ms window and a 1 s query: after the window the loop must sleep until the reply
+    // comes. A window that never closed would spin for the whole second.
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        let config = Config::from_url(&cluster.url()).unwrap().busy_poll(Duration::from_millis(20));
+        let mut conn = Connection::connect_with(&config).await.unwrap();
+        let before = pg_common::thread_cpu();
+        let one: i32 = conn.fetch_value("SELECT 1 FROM pg_sleep(1)", &[]).await.unwrap();
+        let spent = pg_common::thread_cpu() - before;
+        assert_eq!(one, 1);
+        assert!(spent < Duration::from_millis(400), "the loop spun for {spent:?} of a 1 s wait");
+        conn.close().await.unwrap();
+    });
+}
+
+#[test]
 fn the_server_really_used_each_method() {
     // Guards the test above against a pg_hba.conf that lets everyone in by trust.
     let cluster = cluster_or_skip!();

@@ -1,13 +1,18 @@
 //! `SharedConnection`: many tasks on one connection, their queries pipelined as they
 //! arrive. Shows that results reach the right caller whatever the interleaving, that a
 //! failing query fails alone, that a statement is prepared on first use and cached, and
-//! that queries really overlap on the wire (one backend serves them all).
+//! that queries really overlap on the wire (one backend serves them all), and that the
+//! driver's busy-polling for replies lets other tasks run and stops when a reply is slow.
 
 mod pg_common;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
 use pg_common::{cluster, superuser};
-use rasgi::pg::{PgError, SharedConnection, ToSql};
-use rasgi_executor::{block_on, join_all};
+use rasgi::pg::{Config, Connection, PgError, SharedConnection, ToSql};
+use rasgi_executor::{block_on, join_all, sleep, spawn};
 
 macro_rules! cluster_or_skip {
     () => {
@@ -20,6 +25,55 @@ macro_rules! cluster_or_skip {
 
 fn int(n: i32) -> Box<dyn ToSql> {
     Box::new(n)
+}
+
+/// A shared connection whose driver busy-polls for `window` while replies are due.
+async fn shared_with_window(cluster: &rasgi::pg::cluster::Cluster, window: Duration) -> SharedConnection {
+    let config = Config::from_url(&cluster.url()).unwrap().busy_poll(window);
+    SharedConnection::new(Connection::connect_with(&config).await.unwrap())
+}
+
+#[test]
+fn a_busy_polling_driver_lets_other_tasks_run() {
+    // A window far longer than the query: the driver polls all along, yet a timer task on the
+    // same loop fires in the middle of it, and the reply is still read.
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        for window in [Duration::from_secs(5), Duration::ZERO] {
+            let shared = shared_with_window(cluster, window).await;
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let timer_order = order.clone();
+            let timer = spawn(async move {
+                sleep(Duration::from_millis(20)).await;
+                timer_order.borrow_mut().push("timer");
+            });
+            let result = shared.query("SELECT 7::int4 FROM pg_sleep(0.3)", Vec::new()).await.unwrap();
+            order.borrow_mut().push("query");
+            timer.await.unwrap();
+            assert_eq!(result.rows[0].get::<i32>(0).unwrap(), 7);
+            assert_eq!(*order.borrow(), ["timer", "query"], "window {window:?}");
+        }
+    });
+}
+
+#[test]
+fn the_drivers_busy_poll_window_closes_when_replies_are_slow() {
+    // Three queries of 0.5 s each, one after another on the backend, with a 20 ms window: the
+    // driver spins after each reply for at most the window, then lets the loop sleep. A window
+    // that never closed would spin for the whole 1.5 s.
+    let cluster = cluster_or_skip!();
+    block_on(async {
+        let shared = shared_with_window(cluster, Duration::from_millis(20)).await;
+        let before = pg_common::thread_cpu();
+        let pending: Vec<_> =
+            (0..3).map(|i| shared.query("SELECT $1::int4 FROM pg_sleep(0.5)", vec![int(i)])).collect();
+        let results = join_all(pending).await;
+        let spent = pg_common::thread_cpu() - before;
+        for (i, result) in results.into_iter().enumerate() {
+            assert_eq!(result.unwrap().rows[0].get::<i32>(0).unwrap(), i as i32);
+        }
+        assert!(spent < Duration::from_millis(600), "the loop spun for {spent:?} of a 1.5 s wait");
+    });
 }
 
 #[test]

@@ -158,6 +158,15 @@ def server_contenders(extra_uvicorn=()):
         SCENARIO_NAMES,
         why,
     )
+    # The same binary with the Postgres client's busy-poll window off: an ablation, run only
+    # when named (`--contenders rasgi,rasgi-no-busy-poll,hyper`), that shows what the window
+    # buys on the database rows and what it costs in CPU.
+    no_poll_url = os.environ.get("DATABASE_URL", "") + "?busy_poll_us=0"
+    table["rasgi-no-busy-poll"] = (
+        (lambda port: ["env", f"DATABASE_URL={no_poll_url}", str(rasgi), "--port", str(port)]) if rasgi else None,
+        SCENARIO_NAMES,
+        why,
+    )
     table["hyper"] = (
         lambda port: [str(PEER_BIN / "hyper-techempower"), "--port", str(port)],
         SCENARIO_NAMES,
@@ -168,11 +177,15 @@ def server_contenders(extra_uvicorn=()):
     return table
 
 
+# Contenders that run only when --contenders names them.
+OPT_IN = {"rasgi-no-busy-poll"}
+
+
 def select(table, wanted, suite):
     """Applies --contenders; returns (available {name: value}, skipped {name: reason})."""
     available, skipped = {}, {}
     for name, entry in table.items():
-        if wanted and name not in wanted:
+        if (wanted and name not in wanted) or (not wanted and name in OPT_IN):
             if name == "rasgi":
                 skipped[name] = "not selected with --contenders"
             continue
@@ -942,7 +955,7 @@ def main():
         choices = "; ".join(f"{s}: {','.join(MEASURES[s])}" for s in suites)
         sys.exit(f"bench.py: --only {','.join(unknown)} matches nothing in the selected suites ({choices})")
     all_contenders = {"rasgi", "hyper", "fastapi", "raw-asgi", "tokio-postgres", "asyncpg",
-                      "hyper-rustls", "httpx", "tokio", "tokio-tungstenite", "uvicorn", "zlib", "flate2"}
+                      "hyper-rustls", "httpx", "tokio", "tokio-tungstenite", "uvicorn", "zlib", "flate2"} | OPT_IN
     unknown = [name for name in args.contenders if name not in all_contenders]
     if unknown:
         sys.exit(f"bench.py: unknown contender {','.join(unknown)}; choose from {','.join(sorted(all_contenders))}")

@@ -21,6 +21,8 @@
 #   --contenders     e.g. `--contenders rasgi,hyper`. Names: rasgi, hyper, fastapi, raw-asgi
 #                    (servers), tokio-postgres, asyncpg (pg), hyper-rustls, httpx (https),
 #                    tokio (exec), zlib, flate2 (compress), tokio-tungstenite, uvicorn (ws).
+#                    Only when named: rasgi-no-busy-poll (server: rasgi with the Postgres
+#                    client's busy-poll window off, `?busy_poll_us=0`).
 #   --rounds/--duration/--warmup   override the mode's defaults.
 #   --idle-connections N   connections the memory suite holds (default 10000).
 #   --requests N     requests the instructions suite counts (default 20000, 5000 with --short).

@@ -408,6 +408,9 @@ impl Config {
     /// sleeping client costs the *server* a wake-up per reply; polling trades a little client
     /// CPU while a reply is due for less server CPU per query. Other tasks keep running
     /// meanwhile: the poll is one check per loop turn, never a spin that holds the thread.
+    /// A [`SharedConnection`](crate::pg::SharedConnection)'s driver polls the same way while
+    /// any of its queries is in flight, the window reopening with every query it sends and
+    /// every reply message it reads.
     pub fn busy_poll(mut self, window: Duration) -> Config {
         self.busy_poll = window;
         self
