@@ -161,10 +161,9 @@ def server_contenders(extra_uvicorn=()):
     # The same binary with the Postgres client's busy-poll window off: an ablation, run only
     # when named (`--contenders rasgi,rasgi-no-busy-poll,hyper`), that shows what the window
     # buys on the database rows and what it costs in CPU.
-    url = os.environ.get("DATABASE_URL", "")
-    no_poll_url = url + ("&" if "?" in url else "?") + "busy_poll_us=0"
+    # (Its environment is in CONTENDER_ENV.)
     table["rasgi-no-busy-poll"] = (
-        (lambda port: ["env", f"DATABASE_URL={no_poll_url}", str(rasgi), "--port", str(port)]) if rasgi else None,
+        (lambda port: [str(rasgi), "--port", str(port)]) if rasgi else None,
         ["db", "queries", "fortunes", "updates"],
         why,
     )
@@ -180,6 +179,16 @@ def server_contenders(extra_uvicorn=()):
 
 # Contenders that run only when --contenders names them.
 OPT_IN = {"rasgi-no-busy-poll"}
+
+
+def no_busy_poll_env():
+    """rasgi's database URL with the Postgres client's busy-poll window off."""
+    url = os.environ.get("DATABASE_URL", "")
+    return {"DATABASE_URL": url + ("&" if "?" in url else "?") + "busy_poll_us=0"}
+
+
+# Extra environment of a contender's server process, by name.
+CONTENDER_ENV = {"rasgi-no-busy-poll": no_busy_poll_env}
 
 
 def select(table, wanted, suite):
@@ -514,7 +523,8 @@ def suite_server(args):
                 continue
             busy = busy_before_run()
             try:
-                with running_server(name, builder(port), port) as proc:
+                env = CONTENDER_ENV[name]() if name in CONTENDER_ENV else None
+                with running_server(name, builder(port), port, env=env) as proc:
                     if name not in checked:
                         problems = []
                         for other, other_path, _ in SCENARIOS:
@@ -861,9 +871,7 @@ def suite_instructions(args):
     # polling a socket while PostgreSQL computes are waiting, whose count depends on how fast
     # PostgreSQL answers under valgrind, not work a request needs. (The server suite's CPU
     # column is where the window's cost shows.)
-    servers = server_contenders()
-    servers["rasgi"] = servers["rasgi-no-busy-poll"]
-    table, skipped = select({k: v for k, v in servers.items() if k in ("rasgi", "hyper")},
+    table, skipped = select({k: v for k, v in server_contenders().items() if k in ("rasgi", "hyper")},
                             args.contenders, "instructions")
     count = args.requests
     shapes = [s for s in INSTRUCTION_SHAPES if not args.only or s[0] in args.only]
@@ -883,7 +891,8 @@ def suite_instructions(args):
             out = WORK / f"callgrind-{name}-{label}.out"
             wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no"]
             progress(f"[instructions] {name}: {label} under callgrind …")
-            with running_server(name, builder(port), port, wrap=wrap, start_timeout=180) as proc:
+            env = no_busy_poll_env() if name == "rasgi" else None
+            with running_server(name, builder(port), port, wrap=wrap, start_timeout=180, env=env) as proc:
                 send(port)
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(120)

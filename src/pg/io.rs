@@ -56,6 +56,8 @@
 //! asyncpg gets much the same effect by accident, because its Python is busy most of the
 //! time: 0.22 switches and 0.03 interrupts per query in the same measurement.
 //! The price is the client's CPU while a reply is due, at most one window per round trip.
+//! [`SharedConnection`](crate::pg::SharedConnection)'s driver polls the same way while any of
+//! its pipelined queries is in flight (`shared.rs`, "Waiting for replies").
 //!
 //! The connection's bookkeeping (the [`Wire`]'s `pending`: ReadyForQuerys still owed) lives
 //! in the connection, not in the future, so a round trip that is dropped half-way (a timeout, an

@@ -32,13 +32,14 @@
 //!
 //! This is where the window pays most, because a web app's driver waits for PostgreSQL
 //! between bursts of 20-query requests. Measured with the benchmark harness's server suite
-//! and its ablation contender (`run.sh --suite server --only db,queries,fortunes,updates
-//! --contenders rasgi,rasgi-no-busy-poll,hyper --rounds 3`, PostgreSQL and wrk sharing the
-//! other core), the window took `/updates?queries=20` from 719 to 951 requests/s and
-//! `/queries?queries=20` from 3,115 to 3,641; `/db` went from 32.7k to 34.0k and
-//! `/fortunes` from 35.8k to 38.4k. It costs the server's own CPU per request: 517 → 937 µs
-//! for `/updates`, 22.3 → 25.6 µs for `/db`, time the loop spends polling a socket that
-//! has nothing yet. Turn it off (`?busy_poll_us=0`) when other processes need that core.
+//! and its ablation contender, the same binary with the window off (`run.sh --suite server
+//! --contenders rasgi,rasgi-no-busy-poll,hyper,fastapi --rounds 5 --duration 8 --warmup 1`,
+//! PostgreSQL and wrk sharing the other core), the window took `/updates?queries=20` from
+//! 744 to 1,100 requests/s and `/queries?queries=20` from 3,071 to 3,466; `/db` (36.8k →
+//! 37.5k) and `/fortunes` (39.7k → 37.9k) moved less than the run's spread. It costs the
+//! server's own CPU per request: 516 → 843 µs for `/updates`, 20.3 → 23.7 µs for `/db`,
+//! time the loop spends polling a socket that has nothing yet. Turn it off
+//! (`?busy_poll_us=0`) when other processes need that core.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
