@@ -410,7 +410,8 @@ impl Config {
     /// meanwhile: the poll is one check per loop turn, never a spin that holds the thread.
     /// A [`SharedConnection`](crate::pg::SharedConnection)'s driver polls the same way while
     /// any of its queries is in flight, the window reopening with every query it sends and
-    /// every reply message it reads.
+    /// every reply message it reads. Turn it off when PostgreSQL, or other busy loops, run on
+    /// this loop's core: the poll then holds the very core the reply needs.
     pub fn busy_poll(mut self, window: Duration) -> Config {
         self.busy_poll = window;
         self
