@@ -63,11 +63,13 @@ fn systemd_socket_activation_hands_over_descriptor_3() {
     let addr = listener.local_addr().expect("address");
     let binary = example_binary("lifespan");
     // The shell moves the socket to descriptor 3 and names its own pid, which `exec`
-    // gives to the server, as systemd does.
+    // gives to the server, as systemd does. bash, not sh: dash's redirections take only
+    // single-digit descriptors, and with other tests' sockets open the listener is often 10
+    // or more ("Bad fd number").
     let fd = listener.as_raw_fd();
     let move_to_3 = if fd == 3 { String::new() } else { format!("3<&{fd} {fd}<&-") };
     let script = format!("LISTEN_PID=$$ LISTEN_FDS=1 exec {} {move_to_3}", binary.display());
-    let server = ServerProcess::start("/bin/sh".as_ref(), &["-c", &script], &[]);
+    let server = ServerProcess::start("/bin/bash".as_ref(), &["-c", &script], &[]);
     assert_eq!(server.addr, addr);
     assert_eq!(exchange(addr, "GET / HTTP/1.1\r\nHost: test\r\n\r\n").text(), "hello from startup");
 }
