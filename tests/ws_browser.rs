@@ -60,11 +60,23 @@ fn the_chat_page_talks_through_a_browser_websocket() {
     assert_eq!(member.text(), r#"{"event":"joined","member":1}"#);
 
     let url = format!("http://{}/chat?room=kitchen&say=hello%20from%20chromium", server.addr);
-    let dom = browser_support::run_chromium_for(&chromium, &url, 3000, &["--dump-dom".to_owned()]);
-
-    assert_eq!(member.text(), r#"{"event":"joined","member":2}"#, "the browser joined the room");
-    assert_eq!(member.text(), r#"{"member":2,"text":"hello from chromium"}"#, "and spoke");
-    assert!(dom.contains("you are member 2"), "{dom}");
-    assert!(dom.contains(r#"<div class="mine">you: hello from chromium</div>"#), "{dom}");
+    let echoed = r#"<div class="mine">you: hello from chromium</div>"#;
+    let mut dom = String::new();
+    let mut browser = 2;
+    for _attempt in 0..3 {
+        dom = browser_support::run_chromium_for(&chromium, &url, 3000, &["--dump-dom".to_owned()]);
+        assert_eq!(member.text(), format!(r#"{{"event":"joined","member":{browser}}}"#), "the browser joined");
+        assert_eq!(member.text(), format!(r#"{{"member":{browser},"text":"hello from chromium"}}"#), "and spoke");
+        if dom.contains(echoed) {
+            break;
+        }
+        // Virtual time does not wait for WebSocket frames: on a loaded machine Chromium can
+        // dump the page before the server's echo reaches it. The page is gone, so the room
+        // hears it leave; the next visit joins as the next member.
+        assert_eq!(member.text(), format!(r#"{{"event":"left","member":{browser}}}"#), "{dom}");
+        browser += 1;
+    }
+    assert!(dom.contains(&format!("you are member {browser}")), "{dom}");
+    assert!(dom.contains(echoed), "{dom}");
     assert!(dom.contains("connected to kitchen"), "{dom}");
 }
