@@ -60,6 +60,7 @@ impl Builder {
     pub fn build(self) -> io::Result<Runtime> {
         let reactor = Reactor::new()?;
         let executor = Rc::new(Executor::new(reactor.clone(), self.config));
+        crate::timeline::loop_started();
         Ok(Runtime { reactor, executor })
     }
 }

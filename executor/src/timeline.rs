@@ -80,14 +80,15 @@ static ARCHIVING: AtomicBool = AtomicBool::new(false);
 static ARCHIVE: Mutex<Vec<Timeline>> = Mutex::new(Vec::new());
 
 /// The next loop number to hand out; loops are numbered from 1 in the order they
-/// first record.
+/// were built (or first recorded, for a loop built before recording was switched on).
 static NEXT_LOOP: AtomicUsize = AtomicUsize::new(1);
 
 /// The next blocking-pool thread number to hand out, from 1.
 static NEXT_POOL_THREAD: AtomicU32 = AtomicU32::new(1);
 
 thread_local! {
-    /// This thread's ring; `None` until the loop on this thread first records.
+    /// This thread's ring; `None` until a loop is built on this thread while recording
+    /// is on, or the loop first records.
     static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
     /// This thread's number as a blocking-pool thread; 0 until it first runs a job.
     static POOL_THREAD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
@@ -450,6 +451,16 @@ fn pool_thread_number() -> u32 {
     })
 }
 
+/// Gives a loop built while recording is on its ring, and so its number, at once. A
+/// loop told to stop before its first turn records nothing, and without this it would
+/// be missing from the trace file altogether (a second worker, under load, could get
+/// SIGTERM before it ever slept). Called when a runtime is built.
+pub(crate) fn loop_started() {
+    if enabled() {
+        with_ring(|_| ());
+    }
+}
+
 /// Hands this thread's timeline to the archive when [`keep_finished_loops`] asked for
 /// it. Called when a runtime is dropped.
 pub(crate) fn loop_finished() {
@@ -609,6 +620,19 @@ mod tests {
         assert_eq!(ring.records.back().map(|r| r.start_ns), Some(CAPACITY as u64));
         // What the module documentation promises about the ring's size.
         assert!(std::mem::size_of::<Record>() < 100, "{} bytes", std::mem::size_of::<Record>());
+    }
+
+    #[test]
+    fn a_loop_that_never_turns_still_has_a_timeline() {
+        let _on = exclusive(true);
+        // The main future is ready at once: no task is polled and the loop never sleeps.
+        block_on(async {});
+        let timeline = snapshot(None);
+        assert_ne!(timeline.loop_number, 0, "the loop got its number when it was built");
+        let thread =
+            std::thread::current().name().map_or_else(|| format!("thread {}", timeline.loop_number), str::to_owned);
+        assert_eq!(timeline.thread, thread);
+        assert!(timeline.polls.is_empty() && timeline.sleeps.is_empty(), "{timeline:?}");
     }
 
     #[test]
