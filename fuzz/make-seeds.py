@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerates fuzz/seeds/: the raw requests, responses, chunked bodies and URLs that the
-tests send (string literals in tests/ and http/src/), one file per input, named by content,
-plus a few typical Postgres backend replies. Run from anywhere:
+"""Regenerates fuzz/seeds/: the raw requests, responses, chunked bodies, URLs and
+WebSocket extension offers that the tests send (string literals in tests/ and http/src/),
+one file per input, named by content, plus a few typical Postgres backend replies and
+WebSocket frame streams. Run from anywhere:
 
     python3 fuzz/make-seeds.py
 
@@ -69,4 +70,27 @@ pg = [
     msg(b'R', struct.pack('>i', 10) + b'SCRAM-SHA-256\x00\x00') + msg(b'R', struct.pack('>i', 5) + b'salt'),
 ]
 for b in pg: save('pg_message', b)
-print(f'{len(reqs)} requests, {len(resps)} responses, {len(chunks)} chunked bodies, {len(urls)} URLs')
+# WebSocket frames as a client sends them (masked), behind ws_messages' options byte:
+# 0x00 server role, 0x02 with permessage-deflate, 0x80 a round-trip script.
+def frame(first, payload, key=b'\xa1\xb2\xc3\xd4'):
+    n = len(payload)
+    head = bytes([first]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack('>H', n))
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+hello = bytes([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00])  # RFC 7692 7.2.3.1
+ws = [
+    b'\x00' + frame(0x81, b'Hello') + frame(0x89, b'') + frame(0x88, struct.pack('>H', 1000) + b'bye'),
+    b'\x00' + frame(0x01, b'Hel') + frame(0x8a, b'p') + frame(0x80, b'lo') + frame(0x82, bytes(range(200))),
+    b'\x02' + frame(0xc1, hello) + frame(0x41, hello[:3]) + frame(0x89, b'') + frame(0x80, hello[3:]),
+    b'\x80' + b'\x00\x02text' + b'\x1d\x01bin!' + b'\x0e\x03compressed, twelve',
+    b'\x82' + b'\x02\x04' + b'a' * 16 + b'\x13\x02' + bytes(range(8)),
+]
+for b in ws: save('ws_messages', b)
+offers = set()
+for f in files:
+    for m in lit.finditer(open(f).read()):
+        if 'permessage-deflate' in m.group(1): offers.add(unescape(m.group(1)))
+for b in offers: save('ws_handshake', b)
+for b in [b'dGhlIHNhbXBsZSBub25jZQ==', struct.pack('>H', 1000) + b'bye', struct.pack('>H', 4000) + 'café'.encode()]:
+    save('ws_handshake', b)
+print(f'{len(reqs)} requests, {len(resps)} responses, {len(chunks)} chunked bodies, {len(urls)} URLs, '
+      f'{len(ws)} WebSocket streams, {len(offers)} extension offers')

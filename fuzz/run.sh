@@ -38,6 +38,7 @@ for target in "${targets[@]}"; do
   # A dictionary of the format's tokens helps the fuzzer past checks like "://".
   case "$target" in
     url) options=(-dict=dict/url.dict) ;;
+    ws_handshake) options=(-dict=dict/ws.dict) ;;
     request_head | head_differential | response_head | chunked) options=(-dict=dict/http.dict) ;;
     *) options=() ;;
   esac

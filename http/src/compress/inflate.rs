@@ -13,7 +13,16 @@
 //! last 32 KiB, including output that an earlier call already handed out. The window is
 //! handed to the caller whenever it has grown by `HAND_OUT_AT` and at the end of every
 //! call, then trimmed to the last 32 KiB. The output limit is checked at each hand-out: a
-//! stream that would produce more than the limit fails without ever reaching the caller.
+//! stream that would produce more than the limit gets exactly the limit's worth out, and
+//! fails there.
+//!
+//! Faults are reported in stream order, whatever the pieces. When a call meets a corrupt
+//! symbol, what it decoded before the symbol is still handed out, and a stream that had
+//! already passed its limit fails on the limit, not on the corruption after it. Otherwise
+//! the verdict would depend on where the network cut the input: a call given the whole
+//! stream would find the corruption before its hand-out, and a call given a piece would
+//! hand out first and find the limit. A caller that checks the output as it comes (a
+//! WebSocket text message's UTF-8) sees its own fault first too, if it came first.
 
 use std::sync::OnceLock;
 
@@ -203,7 +212,12 @@ impl Inflater {
             self.pending = data;
             result
         };
-        let result = result.and_then(|status| self.hand_out(out).map(|()| status));
+        let result = match result {
+            Ok(status) => self.hand_out(out).map(|()| status),
+            // Stream order (see the module docs): the output before the fault goes out
+            // first, and if it passed the limit, the limit is the fault.
+            Err(fault) => Err(self.hand_out(out).err().unwrap_or(fault)),
+        };
         if let Err(e) = &result {
             self.state = State::Failed(e.clone());
         }
@@ -358,10 +372,15 @@ impl Inflater {
     }
 
     /// Gives the caller the window's new bytes, then trims the window to what a match
-    /// may still reach.
+    /// may still reach. Past the limit, only the bytes up to it go out.
     fn hand_out(&mut self, out: &mut Vec<u8>) -> Result<(), CompressError> {
         let fresh = &self.window[self.handed_out..];
-        if self.total_out + fresh.len() as u64 > self.limit {
+        let room = self.limit.saturating_sub(self.total_out);
+        if fresh.len() as u64 > room {
+            // `room` < `fresh.len()`, so it fits in a usize.
+            out.extend_from_slice(&fresh[..room as usize]);
+            self.total_out += room;
+            self.handed_out += room as usize;
             return Err(CompressError::OutputLimit(self.limit - self.limit_from));
         }
         out.extend_from_slice(fresh);

@@ -164,6 +164,31 @@ fn the_output_limit_stops_a_bomb() {
     assert_eq!(decompress(Format::Gzip, &bomb, 10_000_000).map(|v| v.len()), Ok(10_000_000));
 }
 
+/// Faults come out in stream order, whatever the pieces: the output decoded before a
+/// corrupt block reaches the caller, and a stream already past its limit fails on the
+/// limit, with exactly the limit's worth handed out.
+#[test]
+fn the_first_fault_in_the_stream_is_the_one_reported() {
+    // A stored block of 100 bytes, then a final block of the reserved type 3.
+    let content: Vec<u8> = (0..100u8).collect();
+    let mut stream = vec![0x00, 100, 0, !100, 0xff];
+    stream.extend_from_slice(&content);
+    stream.push(0x07);
+    for (limit, fault, handed_out) in
+        [(10, CompressError::OutputLimit(10), &content[..10]), (1000, CompressError::BadBlockType, &content[..])]
+    {
+        let mut whole = Vec::new();
+        assert_eq!(Inflater::new().with_limit(limit).inflate(&stream, &mut whole), Err(fault.clone()));
+        assert_eq!(whole, handed_out, "whole, limit {limit}");
+        let mut inflater = Inflater::new().with_limit(limit);
+        let mut pieces = Vec::new();
+        let verdict =
+            stream.iter().try_for_each(|byte| inflater.inflate(std::slice::from_ref(byte), &mut pieces).map(drop));
+        assert_eq!(verdict, Err(fault), "byte by byte, limit {limit}");
+        assert_eq!(pieces, handed_out, "byte by byte, limit {limit}");
+    }
+}
+
 #[test]
 fn malformed_streams_get_named_errors() {
     let good = hex("789ccb48cdc9c90700062c0215");

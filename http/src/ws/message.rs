@@ -130,15 +130,12 @@ impl MessageReader {
                     let control = self.frame.is_some_and(|h| h.opcode.is_control());
                     if self.compressed && !control {
                         let packed = std::mem::take(&mut self.packed);
-                        self.inflate(|inflater, out| inflater.inflate(&packed, out))?;
+                        let inflated = self.inflate(|inflater, out| inflater.inflate(&packed, out));
                         self.packed = packed;
                         self.packed.clear();
-                    }
-                    if matches!(self.partial, Partial::Text) && !control {
-                        self.utf8.feed(&self.data[before..]).map_err(|_| Failure {
-                            code: close::INVALID_PAYLOAD,
-                            reason: "a text message that is not UTF-8",
-                        })?;
+                        inflated?;
+                    } else if !control {
+                        self.check_text(before)?;
                     }
                 }
                 Decoded::FrameEnd => {
@@ -200,14 +197,7 @@ impl MessageReader {
             return Ok(None);
         }
         if std::mem::replace(&mut self.compressed, false) {
-            let before = self.data.len();
             self.inflate(|inflater, out| inflater.finish(out))?;
-            if matches!(self.partial, Partial::Text) {
-                self.utf8.feed(&self.data[before..]).map_err(|_| Failure {
-                    code: close::INVALID_PAYLOAD,
-                    reason: "a text message that is not UTF-8",
-                })?;
-            }
         }
         let data = std::mem::take(&mut self.data);
         let message = match std::mem::replace(&mut self.partial, Partial::None) {
@@ -234,8 +224,23 @@ impl MessageReader {
 }
 
 impl MessageReader {
-    /// Runs one decompression step into `data`; its error becomes the failure the
-    /// connection ends with.
+    /// Checks the open text message's bytes from `from` on as UTF-8 (nothing for a binary
+    /// message).
+    fn check_text(&mut self, from: usize) -> Result<(), Failure> {
+        if matches!(self.partial, Partial::Text) {
+            self.utf8
+                .feed(&self.data[from..])
+                .map_err(|_| Failure { code: close::INVALID_PAYLOAD, reason: "a text message that is not UTF-8" })?;
+        }
+        Ok(())
+    }
+
+    /// Runs one decompression step into `data` and checks what it appended; an error
+    /// becomes the failure the connection ends with.
+    ///
+    /// The inflater hands out what it decoded before a fault (up to the size limit), so
+    /// the UTF-8 of that output is checked before the inflater's own error is reported:
+    /// of two faults, the one earlier in the message wins, however TCP cut the frames.
     fn inflate(
         &mut self,
         step: impl FnOnce(&mut MessageInflater, &mut Vec<u8>) -> Result<(), InflateError>,
@@ -244,7 +249,10 @@ impl MessageReader {
             code: close::PROTOCOL_ERROR,
             reason: "a compressed message without permessage-deflate",
         })?;
-        step(inflater, &mut self.data).map_err(|e| match e {
+        let before = self.data.len();
+        let stepped = step(inflater, &mut self.data);
+        self.check_text(before)?;
+        stepped.map_err(|e| match e {
             InflateError::TooBig => {
                 Failure { code: close::MESSAGE_TOO_BIG, reason: "a message larger than the size limit" }
             }
@@ -299,6 +307,18 @@ mod tests {
                 }
             }
             at = end;
+        }
+        Ok(items)
+    }
+
+    /// The whole stream in one buffer, the way a large read delivers it.
+    fn read_whole(mut reader: MessageReader, bytes: &[u8]) -> Result<Vec<Incoming>, Failure> {
+        let mut items = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let (n, item) = reader.read(&bytes[at..])?;
+            at += n;
+            items.extend(item);
         }
         Ok(items)
     }
@@ -402,5 +422,44 @@ mod tests {
         latin1[0] |= 0x40;
         let err = read_all_with(deflating(100), &latin1).unwrap_err();
         assert_eq!(err, Failure { code: 1007, reason: "a text message that is not UTF-8" });
+    }
+
+    /// A compressed text frame of a deflate stream: a stored block holding `content`,
+    /// then a block header of the reserved type 3, which no decoder accepts.
+    fn stored_then_corrupt(content: &[u8]) -> Vec<u8> {
+        let len = content.len() as u16;
+        let mut deflate = vec![0x00];
+        deflate.extend_from_slice(&len.to_le_bytes());
+        deflate.extend_from_slice(&(!len).to_le_bytes());
+        deflate.extend_from_slice(content);
+        deflate.push(0x07);
+        let mut out = frame(true, Opcode::Text, &deflate);
+        out[0] |= 0x40;
+        out
+    }
+
+    /// Of two faults in one message, the one earlier in the message is reported, whether
+    /// the frame arrives in one read or byte by byte (a fuzzer found the whole read
+    /// reporting the corruption and the byte-wise one the size limit).
+    #[test]
+    fn the_earlier_of_two_faults_wins_however_the_frames_are_cut() {
+        let too_big = Failure { code: 1009, reason: "a message larger than the size limit" };
+        let not_utf8 = Failure { code: 1007, reason: "a text message that is not UTF-8" };
+        let corrupt = Failure { code: 1007, reason: "compressed data that does not inflate" };
+        let cases: [(&[u8], Failure); 4] = [
+            // 20 bytes inflate before the corrupt header; the limit is 10.
+            (b"aaaaaaaaaaaaaaaaaaaa", too_big),
+            // Not UTF-8 at byte 1, before the limit is reached.
+            (b"a\xffaaaaaaaaaaaaaaaaaa", not_utf8),
+            // Within the limit and UTF-8: the corruption is the first fault.
+            (b"aaaaa", corrupt),
+            // Not UTF-8 only at byte 12, past the limit.
+            (b"aaaaaaaaaaaa\xff", too_big),
+        ];
+        for (content, failure) in cases {
+            let stream = stored_then_corrupt(content);
+            assert_eq!(read_whole(deflating(10), &stream), Err(failure), "whole, {content:?}");
+            assert_eq!(read_all_with(deflating(10), &stream), Err(failure), "byte by byte, {content:?}");
+        }
     }
 }
