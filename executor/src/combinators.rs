@@ -15,6 +15,8 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
+use crate::executor::Executor;
+
 /// Runs two futures concurrently and returns both outputs (`asyncio.gather(a, b)`).
 pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let mut a = pin!(a);
@@ -114,30 +116,58 @@ pub async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Ou
     .await
 }
 
-/// Gives other tasks a turn: returns `Pending` once, after waking itself so the task is
-/// queued behind everything already ready (`await asyncio.sleep(0)`).
+/// Gives other tasks a turn, and the loop an I/O check (`await asyncio.sleep(0)`):
+/// returns `Pending` once, and the task is queued again at the end of the loop's turn,
+/// behind every task that was ready and every task its sockets and timers woke.
+///
+/// It returns only once the loop has checked its sockets since the yield. A task is
+/// sometimes polled again in the same turn by another wake (a channel it sends on wakes
+/// its own receiver, when both halves live in one task); such a poll finds the yield
+/// still pending, or a loop of `send` and `yield_now` would never let the I/O check in.
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    YieldNow { state: Yield::Fresh }
 }
 
-/// Future returned by [`yield_now`]; two states: not yet yielded, yielded.
+/// Future returned by [`yield_now`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct YieldNow {
-    yielded: bool,
+    state: Yield,
+}
+
+/// Where a [`YieldNow`] stands.
+#[derive(Clone, Copy, Debug)]
+enum Yield {
+    /// Not polled yet.
+    Fresh,
+    /// Yielded on a rasgi loop, whose count of I/O checks was this then.
+    OnLoop(u64),
+    /// Yielded outside a rasgi loop (woken at once; the next poll is the end).
+    Elsewhere,
 }
 
 impl Future for YieldNow {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
+        match self.state {
+            Yield::Fresh => {
+                // Without a wake we would never be polled again. On a rasgi loop the wake
+                // waits for the end of the turn, after the I/O check (step 5 of
+                // `Executor::turn`), so that sockets and timers get their turn too.
+                self.state = match Executor::defer_yield(cx.waker()) {
+                    Some(checks) => Yield::OnLoop(checks),
+                    None => {
+                        cx.waker().wake_by_ref();
+                        Yield::Elsewhere
+                    }
+                };
+                Poll::Pending
+            }
+            // Polled again before the loop looked at its sockets: the deferred wake is
+            // still to come, so waiting for it loses nothing.
+            Yield::OnLoop(at) if Executor::io_checks_now() == Some(at) => Poll::Pending,
+            Yield::OnLoop(_) | Yield::Elsewhere => Poll::Ready(()),
         }
-        self.yielded = true;
-        // Waking ourselves before returning Pending is what puts us at the back of the
-        // ready queue; without it we would never be polled again.
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }

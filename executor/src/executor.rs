@@ -2,7 +2,7 @@
 //!
 //! [`Executor::turn`] is the event loop. Everything else in rasgi — the HTTP server, the
 //! Postgres client, the HTTPS client — is futures that this one function polls. Read it
-//! first; it is four steps long.
+//! first; it is five steps long.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -57,6 +57,15 @@ pub(crate) struct Executor {
     /// ([`crate::task::set_name_on_park`]); cleared by any other rename and at every poll's
     /// end.
     name_on_park: RefCell<Option<Rc<str>>>,
+    /// The wakers of the tasks that yielded ([`crate::yield_now`]) during this turn, woken
+    /// only after the turn's I/O check (step 5 of [`Executor::turn`]).
+    yielded: RefCell<Vec<Waker>>,
+    /// True while step 5 wakes `yielded`: the timeline counts those wakes as each task's
+    /// own, which is what a yield is.
+    waking_yielded: Cell<bool>,
+    /// How many times the loop has checked its sockets (step 3): a yield is over once
+    /// this has moved.
+    io_checks: Cell<u64>,
 }
 
 /// How many warnings the loop remembers.
@@ -74,6 +83,9 @@ impl Executor {
             config,
             warnings: RefCell::new(VecDeque::new()),
             name_on_park: RefCell::new(None),
+            yielded: RefCell::new(Vec::new()),
+            waking_yielded: Cell::new(false),
+            io_checks: Cell::new(0),
         }
     }
 
@@ -86,7 +98,16 @@ impl Executor {
     ///   3. sleep in the kernel until a socket is ready (or the timeout, or an unpark);
     ///      the reactor wakes the tasks waiting on the ready sockets
     ///   4. wake the tasks whose timers expired
+    ///   5. queue the tasks that yielded in step 1, behind everything steps 3 and 4 woke
     /// ```
+    ///
+    /// Step 5 is what makes a yield a yield. A task that yields wakes itself, and if it
+    /// went straight back on the ready queue, step 1 would poll it again in the same turn,
+    /// up to the budget, while every socket waited: a loop of `yield_now().await` would
+    /// let other *ready* tasks run but never the I/O check. Python's loop runs in one
+    /// iteration only the callbacks that were ready when it began, so after
+    /// `await asyncio.sleep(0)` the task resumes in the next iteration, after `select`;
+    /// tokio defers a yield's wake to after its driver poll for the same reason.
     pub(crate) fn turn(&self) -> std::io::Result<()> {
         // 1. Run what is ready.
         let polls_ended = self.run_ready_tasks();
@@ -111,10 +132,53 @@ impl Executor {
         } else {
             self.reactor.wait(timeout)?;
         }
+        self.io_checks.set(self.io_checks.get() + 1);
 
         // 4. Wake the futures whose deadlines passed.
         self.reactor.fire_expired_timers(Instant::now());
+
+        // 5. Queue the tasks that yielded, now that sockets and timers had their turn.
+        self.wake_yielded();
         Ok(())
+    }
+
+    /// Keeps a yielding task's waker for step 5 of this turn, and returns the loop's
+    /// count of I/O checks; `None` outside a rasgi loop, where the caller wakes at once
+    /// instead.
+    pub(crate) fn defer_yield(waker: &Waker) -> Option<u64> {
+        Executor::with_current_opt(|executor| {
+            executor.map(|executor| {
+                executor.yielded.borrow_mut().push(waker.clone());
+                executor.io_checks.get()
+            })
+        })
+    }
+
+    /// The current loop's count of I/O checks, if on a loop.
+    pub(crate) fn io_checks_now() -> Option<u64> {
+        Executor::with_current_opt(|executor| executor.map(|executor| executor.io_checks.get()))
+    }
+
+    /// Step 5: wakes the tasks that yielded. The list's buffer is kept for the next turn.
+    fn wake_yielded(&self) {
+        let mut yielded = std::mem::take(&mut *self.yielded.borrow_mut());
+        if yielded.is_empty() {
+            return;
+        }
+        self.waking_yielded.set(true);
+        for waker in yielded.drain(..) {
+            waker.wake();
+        }
+        self.waking_yielded.set(false);
+        let mut slot = self.yielded.borrow_mut();
+        if slot.is_empty() {
+            *slot = yielded;
+        }
+    }
+
+    /// True while step 5 wakes the tasks that yielded.
+    pub(crate) fn waking_yielded(&self) -> bool {
+        self.waking_yielded.get()
     }
 
     /// Polls queued tasks, up to the per-turn budget. Returns when the last poll ended,
@@ -146,6 +210,7 @@ impl Executor {
     /// True if the loop must not sleep: a task or the main future is waiting to run.
     pub(crate) fn has_ready_work(&self) -> bool {
         !self.ready.borrow().is_empty()
+            || !self.yielded.borrow().is_empty()
             || self.shared.inbox_pending.load(Ordering::Acquire)
             || self.shared.main_woken.load(Ordering::Acquire)
     }

@@ -154,7 +154,8 @@ pub enum WakeCause {
     },
     /// The reactor: a timer reached its deadline.
     Timer,
-    /// The task itself, during its own poll (`wake_by_ref`, as `yield_now` does).
+    /// The task itself: during its own poll (`wake_by_ref`), or at the end of the turn in
+    /// which it yielded (`yield_now`).
     Itself,
     /// Another task of this loop, during its poll (a channel send, a join, an abort).
     Task(TaskId),

@@ -102,6 +102,10 @@ impl Wake for TaskWaker {
 /// Says who woke a task on the loop's own thread: the reactor (a socket or a timer),
 /// or the task that is running (a channel send, a spawn, an abort).
 fn narrate_local_wake(executor: &Executor, id: TaskId) {
+    if executor.waking_yielded() {
+        rasgi_reactor::trace::narrate(format_args!("{} woken by itself (it yielded)", executor.describe(id)));
+        return;
+    }
     let by = match (rasgi_reactor::trace::wake_source(), executor.current_task()) {
         (Some(source), _) => source.to_string(),
         (None, Some(current)) if current == id => "itself".to_owned(),
@@ -114,6 +118,9 @@ fn narrate_local_wake(executor: &Executor, id: TaskId) {
 /// The timeline's account of a wake on the loop's own thread: the reactor's reason if
 /// it gave one, else whoever is running.
 fn local_wake_cause(executor: &Executor, id: TaskId) -> WakeCause {
+    if executor.waking_yielded() {
+        return WakeCause::Itself;
+    }
     match (WakeCause::from_reactor(rasgi_reactor::trace::wake_source()), executor.current_task()) {
         (Some(cause), _) => cause,
         (None, Some(current)) if current == id => WakeCause::Itself,

@@ -1,6 +1,7 @@
 //! Running futures side by side inside one task: `join` and `join_all`
 //! (`asyncio.gather`), `select` (the first to finish wins, the other is dropped), and
-//! `yield_now` (`await asyncio.sleep(0)`: step aside for the other ready tasks).
+//! `yield_now` (`await asyncio.sleep(0)`: step aside for the other ready tasks and for
+//! the loop's I/O check).
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use common::{within, DropGuard, Log};
 use rasgi_executor::sync::oneshot;
-use rasgi_executor::{block_on, join, join_all, select, sleep, spawn, yield_now, Either};
+use rasgi_executor::{block_on, join, join_all, select, sleep, spawn, yield_now, Either, JoinHandle};
 
 #[test]
 fn join_runs_both_futures_concurrently() {
@@ -121,6 +122,97 @@ fn yield_now_lets_two_tasks_interleave() {
         })
     });
     assert_eq!(events, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+}
+
+/// A loopback connection whose far end is a plain `std` socket (written from inside the
+/// loop, where a write of two bytes never blocks), and a task waiting on the near end:
+/// it reads `hi` and returns what `count` said at that moment. Returns the `std` end and
+/// the task, which is already waiting in the reactor.
+async fn reader_reporting(count: Rc<Cell<u32>>) -> (std::net::TcpStream, JoinHandle<u32>) {
+    let listener = rasgi_executor::reactor::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let reader = spawn(async move {
+        let mut buf = [0u8; 8];
+        let n = server.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hi");
+        count.get()
+    });
+    // One turn, so that the reader has found nothing to read and waits for readability.
+    yield_now().await;
+    (client, reader)
+}
+
+/// A yield lets the loop check its sockets, not just run the other ready tasks: a task
+/// that yields in a loop is polled once per turn, so a socket that became readable is
+/// seen at that turn's `epoll_wait` (`asyncio.sleep(0)` behaves the same). If a yielding
+/// task went straight back on the ready queue, the turn would poll it again up to its
+/// budget (256 polls) before looking at any socket.
+#[test]
+fn yield_now_lets_the_loop_check_its_sockets() {
+    let spins_before_the_read = within(Duration::from_secs(10), || {
+        block_on(async {
+            let spins = Rc::new(Cell::new(0u32));
+            let (mut client, reader) = reader_reporting(spins.clone()).await;
+            std::io::Write::write_all(&mut client, b"hi").unwrap();
+            let spinner = {
+                let spins = spins.clone();
+                spawn(async move {
+                    while spins.get() < 1_000 {
+                        spins.set(spins.get() + 1);
+                        yield_now().await;
+                    }
+                })
+            };
+            let seen = reader.await.unwrap();
+            spins.set(1_000);
+            spinner.await.unwrap();
+            seen
+        })
+    });
+    assert!(spins_before_the_read <= 2, "the spinner ran {spins_before_the_read} times before the read was seen");
+}
+
+/// The same, when the yielding task is woken again within the turn: here it sends on a
+/// channel whose receiver lives in the same task (as a streamed response's producer and
+/// forwarder do), so every send re-queues it at once. The re-poll must find the yield
+/// still pending, or the pair would spin through the whole budget before any socket
+/// was looked at.
+#[test]
+fn a_yield_holds_when_the_task_is_woken_again_in_the_same_turn() {
+    let sends_before_the_read = within(Duration::from_secs(10), || {
+        block_on(async {
+            let sent = Rc::new(Cell::new(0u32));
+            let (mut client, reader) = reader_reporting(sent.clone()).await;
+            let pair = {
+                let sent = sent.clone();
+                spawn(async move {
+                    let (tx, mut rx) = rasgi_executor::sync::mpsc::channel::<u32>(4);
+                    let produce = async move {
+                        while sent.get() < 1_000 {
+                            sent.set(sent.get() + 1);
+                            if sent.get() == 10 {
+                                // Mid-stream, the reader's socket becomes readable.
+                                std::io::Write::write_all(&mut client, b"hi").unwrap();
+                            }
+                            if tx.send(sent.get()).await.is_err() {
+                                return;
+                            }
+                            yield_now().await;
+                        }
+                    };
+                    let consume = async move { while rx.recv().await.is_some() {} };
+                    join(produce, consume).await;
+                })
+            };
+            let seen = reader.await.unwrap();
+            sent.set(1_000);
+            pair.await.unwrap();
+            seen
+        })
+    });
+    // The 10th send made the socket readable; the next I/O check sees it.
+    assert!((10..=11).contains(&sends_before_the_read), "{sends_before_the_read} sends before the read was seen");
 }
 
 #[test]
