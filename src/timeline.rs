@@ -305,7 +305,13 @@ pub enum TraceArgs<'a> {
 
 /// The timelines as one Trace Event Format document (see the module documentation).
 pub fn chrome_trace(timelines: &[Timeline]) -> TraceDocument<'_> {
-    let mut events = Vec::new();
+    TraceDocument { trace_events: trace_events(timelines).collect(), display_time_unit: "ms" }
+}
+
+/// The document's events, made one at a time as they are asked for: for each loop its
+/// `process_name`, then for each row its `thread_name` and `thread_sort_index`, then the
+/// row's spans.
+pub fn trace_events(timelines: &[Timeline]) -> impl Iterator<Item = TraceEvent<'_>> {
     let metadata = |name, pid, tid, args| TraceEvent {
         ph: "M",
         name,
@@ -317,19 +323,84 @@ pub fn chrome_trace(timelines: &[Timeline]) -> TraceDocument<'_> {
         cname: None,
         args,
     };
-    for timeline in timelines {
+    timelines.iter().flat_map(move |timeline| {
         let pid = timeline.loop_number;
         let process = format!("rasgi loop {} ({})", pid, timeline.thread);
-        events.push(metadata("process_name", pid, 0, TraceArgs::Name { name: process }));
-        for (index, row) in rows(timeline).into_iter().enumerate() {
+        let named = metadata("process_name", pid, 0, TraceArgs::Name { name: process });
+        let rows = rows(timeline).into_iter().enumerate().flat_map(move |(index, row)| {
             // Rows are numbered from 1: tid 0 is where the process-wide `process_name` sits.
             let tid = index + 1;
-            events.push(metadata("thread_name", pid, tid, TraceArgs::Name { name: row.label }));
-            events.push(metadata("thread_sort_index", pid, tid, TraceArgs::SortIndex { sort_index: index }));
-            events.extend(row.spans.iter().map(|span| span_event(span, pid, tid)));
+            let sort = metadata("thread_sort_index", pid, tid, TraceArgs::SortIndex { sort_index: index });
+            [metadata("thread_name", pid, tid, TraceArgs::Name { name: row.label }), sort]
+                .into_iter()
+                .chain(row.spans.into_iter().map(move |span| span_event(&span, pid, tid)))
+        });
+        std::iter::once(named).chain(rows)
+    })
+}
+
+/// The serialised document in pieces of a little over `size` bytes each, made as they
+/// are asked for; joined, they are exactly `serde_json::to_vec(&chrome_trace(..))`.
+///
+/// For `/_rasgi/trace.json`, which runs on the loop it reports on: a full ring is about
+/// 9 MB of JSON, and made whole it held the loop for 57 ms (measured with the demo after
+/// 3 s of `wrk`). Made a piece at a time with a yield between pieces, the loop checks
+/// its sockets and runs its other tasks in between.
+pub struct TracePieces<I> {
+    /// The events still to write.
+    events: I,
+    /// The target size of a piece.
+    size: usize,
+    /// The opening (`{"traceEvents":[`) has been written.
+    opened: bool,
+    /// The closing has been written: nothing is left.
+    closed: bool,
+}
+
+/// [`TracePieces`] over `timelines`.
+pub fn trace_pieces(timelines: &[Timeline], size: usize) -> TracePieces<impl Iterator<Item = TraceEvent<'_>>> {
+    TracePieces { events: trace_events(timelines), size, opened: false, closed: false }
+}
+
+impl<'a, I: Iterator<Item = TraceEvent<'a>>> Iterator for TracePieces<I> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.closed {
+            return None;
         }
+        let mut piece = Vec::with_capacity(self.size + 512);
+        if !std::mem::replace(&mut self.opened, true) {
+            piece.extend_from_slice(b"{\"traceEvents\":[");
+        } else {
+            // Every piece after the first continues the array: its first event needs
+            // the comma that separates it from the previous piece's last.
+            piece.push(b',');
+        }
+        let mut first = true;
+        // At least one event (or the end) per piece, however small `size` is.
+        while first || piece.len() < self.size {
+            let Some(event) = self.events.next() else {
+                if first && piece.len() == 1 {
+                    // The previous piece ended exactly at the last event: no comma.
+                    piece.clear();
+                }
+                piece.extend_from_slice(b"],\"displayTimeUnit\":\"ms\"}");
+                self.closed = true;
+                return Some(piece);
+            };
+            if !first {
+                piece.push(b',');
+            }
+            first = false;
+            // Into a Vec, serialisation fails only for a type serde_json cannot
+            // represent, which no field of an event is.
+            if let Err(e) = serde_json::to_writer(&mut piece, &event) {
+                rasgi_executor::log_error!("trace event serialisation failed: {e}");
+            }
+        }
+        Some(piece)
     }
-    TraceDocument { trace_events: events, display_time_unit: "ms" }
 }
 
 /// One span as a complete (`"ph":"X"`) event.
@@ -454,6 +525,46 @@ mod tests {
             rows[0].spans[0].describe(),
             "GET /blocking: slow poll of 0.000 ms, woken by unknown (queued before recording began)"
         );
+    }
+
+    /// The streamed document is byte for byte the whole one, whatever the piece size,
+    /// and every piece but the last holds at least `size` bytes.
+    #[test]
+    fn the_trace_in_pieces_is_the_whole_document() {
+        let (conn, napper) = rasgi_executor::block_on(async {
+            let first = rasgi_executor::spawn(async { rasgi_executor::task::id() });
+            let second = rasgi_executor::spawn(async { rasgi_executor::task::id() });
+            (first.await.unwrap().expect("an id"), second.await.unwrap().expect("an id"))
+        });
+        let timeline = Timeline {
+            loop_number: 1,
+            thread: "rasgi-worker-0".to_owned(),
+            polls: (0..200)
+                .map(|i| {
+                    let task = if i % 3 == 0 { napper } else { conn };
+                    poll(task, 1_000 * i, "http connection", (i % 5 == 0).then_some("GET /"), i == 7)
+                })
+                .collect(),
+            sleeps: (0..50)
+                .map(|i| SleepRecord {
+                    start_ns: 1_000 * i + 500,
+                    duration_ns: 400,
+                    events: i as usize,
+                    timeout: (i % 2 == 0).then(|| Duration::from_micros(i)),
+                })
+                .collect(),
+            ..Timeline::default()
+        };
+        for timelines in [vec![], vec![Timeline::default()], vec![timeline]] {
+            let whole = serde_json::to_vec(&chrome_trace(&timelines)).expect("serialisable");
+            for size in [1, 2, 100, 333, 4096, 1 << 20] {
+                let pieces: Vec<Vec<u8>> = trace_pieces(&timelines, size).collect();
+                for piece in &pieces[..pieces.len() - 1] {
+                    assert!(piece.len() >= size, "a piece of {} bytes, asked for {size}", piece.len());
+                }
+                assert_eq!(pieces.concat(), whole, "pieces of {size} bytes");
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The loop's timeline from the real demo binary: `/_rasgi/trace.json` after a sleeping,
 //! a pool-using and a loop-blocking request is a Trace Event Format document whose rows
-//! show exactly those three, and `RASGI_TRACE_FILE` writes the same document, one
-//! process per worker loop, when the server is stopped with SIGTERM.
+//! show exactly those three, made in pieces with the loop checking its sockets between
+//! them, and `RASGI_TRACE_FILE` writes the same document, one process per worker loop,
+//! when the server is stopped with SIGTERM.
 
 mod app_support;
 
@@ -163,6 +164,42 @@ fn trace_json_shows_the_sleep_the_pool_job_and_the_blocked_loop() {
     let title = slow[0]["title"].as_str().expect("title");
     assert!(title.starts_with("GET /blocking: slow poll of ") && title.contains(" ms, woken by "), "{title}");
     assert_eq!(rows.last().map(|r| &r["kind"]), Some(&Value::from("blocking")), "{rows:?}");
+}
+
+/// `/_rasgi/trace.json` is streamed: made 64 KiB at a time, with a yield after each
+/// piece, so that a large trace does not hold the loop (a full ring, made whole, held it
+/// for 57 ms). The trace taken next shows the first one's polls with the loop's sleeps
+/// in `epoll_wait` between them: an I/O check for every piece.
+#[test]
+fn trace_json_is_streamed_with_the_loop_checking_its_sockets_between_pieces() {
+    let demo = Demo::start(&[]);
+    for _ in 0..500 {
+        assert_eq!(get(demo.addr, "/").status, 200);
+    }
+    let first = get(demo.addr, "/_rasgi/trace.json");
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    Trace::parse(&first.body).assert_well_formed();
+    // Every piece but the last holds at least 64 KiB.
+    let full_pieces = first.body.len() / (64 * 1024);
+    assert!(full_pieces >= 2, "a trace of {} bytes is too small to show pieces", first.body.len());
+
+    let second = Trace::parse(&get(demo.addr, "/_rasgi/trace.json").body);
+    let served = second.rows_named("GET /_rasgi/trace.json (#");
+    assert_eq!(served.len(), 1, "the first trace request's row: {:?}", second.names);
+    let polls = served[0];
+    let start = nanos(&polls[0]["ts"]);
+    let end = polls.iter().map(|e| nanos(&e["ts"]) + nanos(&e["dur"])).max().expect("polls");
+    let sleeps = second.rows_named("epoll sleep");
+    let checks = sleeps[0].iter().filter(|e| nanos(&e["ts"]) >= start && nanos(&e["ts"]) + nanos(&e["dur"]) <= end);
+    let checks = checks.count();
+    assert!(
+        checks >= full_pieces,
+        "{checks} I/O checks while {} bytes were made in at least {full_pieces} pieces",
+        first.body.len()
+    );
+    assert!(polls.len() > full_pieces, "{} polls for {full_pieces} pieces", polls.len());
 }
 
 /// A path for a trace file, removed when dropped.
