@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates fuzz/seeds/: the raw requests, responses, chunked bodies, URLs and
 WebSocket extension offers that the tests send (string literals in tests/ and http/src/),
-one file per input, named by content, plus a few typical Postgres backend replies and
-WebSocket frame streams. Run from anywhere:
+and the Postgres array texts, one file per input, named by content, plus a few typical
+Postgres backend replies and WebSocket frame streams. Run from anywhere:
 
     python3 fuzz/make-seeds.py
 
@@ -29,7 +29,8 @@ def unescape(s):
             n = s[i+1]
             m = {'r': 13, 'n': 10, 't': 9, '0': 0, '\\': 92, '"': 34, "'": 39}
             if n in m: out.append(m[n]); i += 2; continue
-            if n == 'x': out.append(int(s[i+2:i+4], 16)); i += 4; continue
+            if n == 'x' and re.fullmatch(r'[0-9a-fA-F]{2}', s[i+2:i+4]):
+                out.append(int(s[i+2:i+4], 16)); i += 4; continue
             if n == '\n':
                 i += 2
                 while i < len(s) and s[i] in ' \t\n': i += 1
@@ -90,7 +91,14 @@ for f in files:
     for m in lit.finditer(open(f).read()):
         if 'permessage-deflate' in m.group(1): offers.add(unescape(m.group(1)))
 for b in offers: save('ws_handshake', b)
+# Array texts as PostgreSQL writes them, behind pg_values' mode byte (0: ',' delimits).
+arrays = set()
+for f in glob.glob('src/pg/*.rs') + glob.glob('tests/pg*.rs'):
+    for m in lit.finditer(open(f).read()):
+        b = unescape(m.group(1))
+        if b.startswith(b'{') and b.endswith(b'}'): arrays.add(b)
+for b in arrays: save('pg_values', b'\x00' + b)
 for b in [b'dGhlIHNhbXBsZSBub25jZQ==', struct.pack('>H', 1000) + b'bye', struct.pack('>H', 4000) + 'café'.encode()]:
     save('ws_handshake', b)
 print(f'{len(reqs)} requests, {len(resps)} responses, {len(chunks)} chunked bodies, {len(urls)} URLs, '
-      f'{len(ws)} WebSocket streams, {len(offers)} extension offers')
+      f'{len(ws)} WebSocket streams, {len(offers)} extension offers, {len(arrays)} array texts')

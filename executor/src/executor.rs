@@ -60,6 +60,10 @@ pub(crate) struct Executor {
     /// The wakers of the tasks that yielded ([`crate::yield_now`]) during this turn, woken
     /// only after the turn's I/O check (step 5 of [`Executor::turn`]).
     yielded: RefCell<Vec<Waker>>,
+    /// `yielded` is not empty: a flag, so that the turns in which nothing yielded (nearly
+    /// all of them) pay a load instead of a `RefCell` borrow, twice a turn (`callgrind`:
+    /// 11 instructions per plaintext request, 6,196 with the borrows, 6,185 with the flag).
+    any_yielded: Cell<bool>,
     /// True while step 5 wakes `yielded`: the timeline counts those wakes as each task's
     /// own, which is what a yield is.
     waking_yielded: Cell<bool>,
@@ -84,6 +88,7 @@ impl Executor {
             warnings: RefCell::new(VecDeque::new()),
             name_on_park: RefCell::new(None),
             yielded: RefCell::new(Vec::new()),
+            any_yielded: Cell::new(false),
             waking_yielded: Cell::new(false),
             io_checks: Cell::new(0),
         }
@@ -149,6 +154,7 @@ impl Executor {
         Executor::with_current_opt(|executor| {
             executor.map(|executor| {
                 executor.yielded.borrow_mut().push(waker.clone());
+                executor.any_yielded.set(true);
                 executor.io_checks.get()
             })
         })
@@ -160,11 +166,12 @@ impl Executor {
     }
 
     /// Step 5: wakes the tasks that yielded. The list's buffer is kept for the next turn.
+    #[inline]
     fn wake_yielded(&self) {
-        let mut yielded = std::mem::take(&mut *self.yielded.borrow_mut());
-        if yielded.is_empty() {
-            return;
+        if !self.any_yielded.replace(false) {
+            return; // nearly every turn: nothing yielded
         }
+        let mut yielded = std::mem::take(&mut *self.yielded.borrow_mut());
         self.waking_yielded.set(true);
         for waker in yielded.drain(..) {
             waker.wake();
@@ -210,7 +217,7 @@ impl Executor {
     /// True if the loop must not sleep: a task or the main future is waiting to run.
     pub(crate) fn has_ready_work(&self) -> bool {
         !self.ready.borrow().is_empty()
-            || !self.yielded.borrow().is_empty()
+            || self.any_yielded.get()
             || self.shared.inbox_pending.load(Ordering::Acquire)
             || self.shared.main_woken.load(Ordering::Acquire)
     }

@@ -98,22 +98,37 @@ pub(crate) fn parse_text(text: &str, delimiter: u8) -> Result<Vec<TextItem<'_>>,
         None => text,
     };
     let mut at = 0;
-    let items = parse_text_level(body.as_bytes(), body, &mut at, delimiter)?;
-    if body[at..].trim().is_empty() {
+    let items = parse_text_level(body.as_bytes(), body, &mut at, delimiter, 1)?;
+    if body[at..].trim_matches(is_array_space).is_empty() {
         Ok(items)
     } else {
         Err(format!("unexpected text after the array: {:?}", &body[at..]))
     }
 }
 
-/// Parses one `{...}` level starting at `*at`, leaving `*at` just after its `}`.
+/// PostgreSQL's `MAXDIM`: no array it sends nests deeper, and a deeper text is refused
+/// rather than recursed into.
+const MAX_DIMENSIONS: usize = 6;
+
+/// White space around array elements, as PostgreSQL's `array_isspace` counts it: ASCII
+/// only, so a no-break space (U+00A0) at the edge of an unquoted element is kept.
+fn is_array_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}')
+}
+
+/// Parses one `{...}` level (the `depth`th) starting at `*at`, leaving `*at` just after
+/// its `}`.
 fn parse_text_level<'a>(
     bytes: &[u8],
     text: &'a str,
     at: &mut usize,
     delimiter: u8,
+    depth: usize,
 ) -> Result<Vec<TextItem<'a>>, String> {
     let bad = |what: &str| format!("malformed array text ({what})");
+    if depth > MAX_DIMENSIONS {
+        return Err(bad("more than 6 dimensions"));
+    }
     skip_spaces(bytes, at);
     if bytes.get(*at) != Some(&b'{') {
         return Err(bad("expected '{'"));
@@ -128,7 +143,7 @@ fn parse_text_level<'a>(
     loop {
         skip_spaces(bytes, at);
         let item = match bytes.get(*at) {
-            Some(b'{') => TextItem::Array(parse_text_level(bytes, text, at, delimiter)?),
+            Some(b'{') => TextItem::Array(parse_text_level(bytes, text, at, delimiter, depth + 1)?),
             Some(b'"') => TextItem::Value(parse_quoted(bytes, text, at)?),
             Some(_) => parse_unquoted(bytes, text, at, delimiter),
             None => return Err(bad("ends inside an element")),
@@ -147,7 +162,7 @@ fn parse_text_level<'a>(
 }
 
 fn skip_spaces(bytes: &[u8], at: &mut usize) {
-    while bytes.get(*at).is_some_and(u8::is_ascii_whitespace) {
+    while bytes.get(*at).is_some_and(|&b| is_array_space(char::from(b))) {
         *at += 1;
     }
 }
@@ -191,7 +206,7 @@ fn parse_unquoted<'a>(bytes: &[u8], text: &'a str, at: &mut usize, delimiter: u8
     while bytes.get(*at).is_some_and(|&b| b != delimiter && b != b'}') {
         *at += 1;
     }
-    let value = text[start..*at].trim();
+    let value = text[start..*at].trim_matches(is_array_space);
     if value.eq_ignore_ascii_case("NULL") {
         TextItem::Null
     } else {
@@ -291,6 +306,24 @@ mod tests {
         );
         assert!(parse_text("{a,b", b',').is_err());
         assert!(parse_text("{a}x", b',').is_err());
+    }
+
+    /// Only ASCII white space surrounds an element, as in PostgreSQL's `array_in`: a
+    /// no-break space is part of the element's text (`array_out` does not quote it).
+    #[test]
+    fn only_ascii_white_space_is_trimmed() {
+        let items = parse_text("{ a\u{a0}, \u{b}b\u{c} }", b',').unwrap();
+        assert_eq!(items, vec![TextItem::Value("a\u{a0}".into()), TextItem::Value("b".into())]);
+    }
+
+    /// PostgreSQL sends at most 6 dimensions; a deeper text is refused, not recursed into
+    /// (a megabyte of `{` would otherwise overflow the stack).
+    #[test]
+    fn more_than_six_dimensions_are_refused() {
+        let nested = |depth: usize| format!("{}1{}", "{".repeat(depth), "}".repeat(depth));
+        assert!(parse_text(&nested(6), b',').is_ok());
+        assert_eq!(parse_text(&nested(7), b','), Err("malformed array text (more than 6 dimensions)".to_string()));
+        assert!(parse_text(&nested(1_000_000), b',').is_err());
     }
 
     #[test]

@@ -83,12 +83,40 @@ pub use temporal::{Date, Time, Timestamp, TimestampTz};
 pub use transaction::Transaction;
 pub use types::{result_format, Encoded, Format, FromSql, ToSql, Type, Uuid};
 
-/// Entry point for the fuzz target `pg_message` in `fuzz/`: the backend-message decoder,
-/// reachable without making its `Message` type public. Not part of the API.
+/// Entry points for the fuzz targets `pg_message` and `pg_values` in `fuzz/`: the
+/// backend-message decoder and the value decoders, reachable without making their types
+/// public. Not part of the API.
 #[doc(hidden)]
 pub mod fuzzing {
+    use super::array::{self, TextItem};
     use super::message::{parse_message, ReadBuffer};
+    use super::types::Format;
     use super::PgError;
+
+    /// Parses an array's text form as the JSON conversion does; the tree comes back as
+    /// JSON (strings, nulls and arrays).
+    pub fn parse_array_text(text: &str, delimiter: u8) -> Result<serde_json::Value, String> {
+        fn tree(items: &[TextItem<'_>]) -> serde_json::Value {
+            let items = items.iter().map(|item| match item {
+                TextItem::Null => serde_json::Value::Null,
+                TextItem::Value(text) => serde_json::Value::String(text.to_string()),
+                TextItem::Array(inner) => tree(inner),
+            });
+            serde_json::Value::Array(items.collect())
+        }
+        array::parse_text(text, delimiter).map(|items| tree(&items))
+    }
+
+    /// Parses a binary array's header and element slices: the dimensions, and how many
+    /// elements (NULLs included) followed.
+    pub fn parse_binary_array(raw: &[u8]) -> Result<(Vec<usize>, usize), String> {
+        array::parse(raw).map(|array| (array.dims, array.items.len()))
+    }
+
+    /// Decodes a binary `numeric` to its decimal text.
+    pub fn decode_numeric(raw: &[u8]) -> Result<String, String> {
+        super::numeric::decode(Format::Binary, raw)
+    }
 
     /// Splits `bytes` into backend messages as the connection's reader does and returns
     /// how many whole messages it decoded and how many bytes were left over (an

@@ -192,6 +192,10 @@ pub(crate) fn decode(format: Format, raw: &[u8]) -> Result<String, String> {
         return Err("numeric digit count does not match its length".to_string());
     }
     let digits: Vec<i16> = (0..ndigits).map(|_| buf.get_i16()).collect();
+    if digits.iter().any(|d| !(0..10_000).contains(d)) {
+        // Base 10,000: anything else would print as garbage (`12-005`), not as a number.
+        return Err("numeric digit outside 0..=9999".to_string());
+    }
     match sign {
         0x0000 | 0x4000 => {}
         0xC000 => return Ok("NaN".to_string()),
@@ -282,6 +286,13 @@ mod tests {
         assert_eq!(decode(Format::Binary, &binary(1, -2, 0, 5, &[5000])).unwrap(), "0.00005");
         assert_eq!(decode(Format::Binary, &binary(0, 0, 0, 0, &[])).unwrap(), "0");
         assert_eq!(decode(Format::Binary, &binary(0, 0, 0xC000, 0, &[])).unwrap(), "NaN");
+        // A base-10,000 digit outside 0..=9999 is refused, not printed as `1-005`.
+        for bad in [-5, 10_000] {
+            assert_eq!(
+                decode(Format::Binary, &binary(2, 1, 0, 0, &[1, bad])),
+                Err("numeric digit outside 0..=9999".to_string())
+            );
+        }
     }
 
     #[test]
