@@ -35,9 +35,9 @@
 //! and its ablation contender, the same binary with the window off (`run.sh --suite server
 //! --contenders rasgi,rasgi-no-busy-poll,hyper,fastapi --rounds 5 --duration 8 --warmup 1`,
 //! PostgreSQL and wrk sharing the other core), the window took `/updates?queries=20` from
-//! 744 to 1,100 requests/s and `/queries?queries=20` from 3,071 to 3,466; `/db` (36.8k →
-//! 37.5k) and `/fortunes` (39.7k → 37.9k) moved less than the run's spread. It costs the
-//! server's own CPU per request: 516 → 843 µs for `/updates`, 20.3 → 23.7 µs for `/db`,
+//! 1,039 to 1,307 requests/s and `/queries?queries=20` from 3,827 to 4,448; `/db` (43.4k →
+//! 46.0k) and `/fortunes` (40.8k → 42.1k) moved less than the run's spread. It costs the
+//! server's own CPU per request: 416 → 725 µs for `/updates`, 18.1 → 20.1 µs for `/db`,
 //! time the loop spends polling a socket that has nothing yet. Turn it off
 //! (`?busy_poll_us=0`) when other processes need that core.
 
