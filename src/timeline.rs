@@ -353,18 +353,22 @@ pub struct TracePieces<I> {
     size: usize,
     /// The opening (`{"traceEvents":[`) has been written.
     opened: bool,
+    /// An event has been written: every later one is preceded by a comma.
+    any_event: bool,
     /// The closing has been written: nothing is left.
     closed: bool,
 }
 
 /// [`TracePieces`] over `timelines`.
 pub fn trace_pieces(timelines: &[Timeline], size: usize) -> TracePieces<impl Iterator<Item = TraceEvent<'_>>> {
-    TracePieces { events: trace_events(timelines), size, opened: false, closed: false }
+    TracePieces { events: trace_events(timelines), size, opened: false, any_event: false, closed: false }
 }
 
 impl<'a, I: Iterator<Item = TraceEvent<'a>>> Iterator for TracePieces<I> {
     type Item = Vec<u8>;
 
+    /// Events until the piece holds `size` bytes, or the closing after the last one:
+    /// at least one of the two, however small `size` is.
     fn next(&mut self) -> Option<Vec<u8>> {
         if self.closed {
             return None;
@@ -372,34 +376,25 @@ impl<'a, I: Iterator<Item = TraceEvent<'a>>> Iterator for TracePieces<I> {
         let mut piece = Vec::with_capacity(self.size + 512);
         if !std::mem::replace(&mut self.opened, true) {
             piece.extend_from_slice(b"{\"traceEvents\":[");
-        } else {
-            // Every piece after the first continues the array: its first event needs
-            // the comma that separates it from the previous piece's last.
-            piece.push(b',');
         }
-        let mut first = true;
-        // At least one event (or the end) per piece, however small `size` is.
-        while first || piece.len() < self.size {
+        loop {
             let Some(event) = self.events.next() else {
-                if first && piece.len() == 1 {
-                    // The previous piece ended exactly at the last event: no comma.
-                    piece.clear();
-                }
                 piece.extend_from_slice(b"],\"displayTimeUnit\":\"ms\"}");
                 self.closed = true;
                 return Some(piece);
             };
-            if !first {
+            if std::mem::replace(&mut self.any_event, true) {
                 piece.push(b',');
             }
-            first = false;
             // Into a Vec, serialisation fails only for a type serde_json cannot
             // represent, which no field of an event is.
             if let Err(e) = serde_json::to_writer(&mut piece, &event) {
                 rasgi_executor::log_error!("trace event serialisation failed: {e}");
             }
+            if piece.len() >= self.size {
+                return Some(piece);
+            }
         }
-        Some(piece)
     }
 }
 

@@ -165,22 +165,19 @@ impl Executor {
         Executor::with_current_opt(|executor| executor.map(|executor| executor.io_checks.get()))
     }
 
-    /// Step 5: wakes the tasks that yielded. The list's buffer is kept for the next turn.
+    /// Step 5: wakes the tasks that yielded, keeping the list's buffer for the next turn.
+    /// Holding the borrow across the wakes is safe: a wake only queues its task (or sets
+    /// the main future's flag), and nothing yields outside a poll.
     #[inline]
     fn wake_yielded(&self) {
         if !self.any_yielded.replace(false) {
             return; // nearly every turn: nothing yielded
         }
-        let mut yielded = std::mem::take(&mut *self.yielded.borrow_mut());
         self.waking_yielded.set(true);
-        for waker in yielded.drain(..) {
+        for waker in self.yielded.borrow_mut().drain(..) {
             waker.wake();
         }
         self.waking_yielded.set(false);
-        let mut slot = self.yielded.borrow_mut();
-        if slot.is_empty() {
-            *slot = yielded;
-        }
     }
 
     /// True while step 5 wakes the tasks that yielded.
