@@ -34,7 +34,7 @@ use postgres_protocol::message::frontend;
 
 use crate::pg::conn::Connection;
 use crate::pg::error::{DbError, PgError};
-use crate::pg::io::{Reply, Routed};
+use crate::pg::io::{BusyPoll, Reply, Routed};
 use crate::pg::message::{rows_affected, Message};
 use crate::pg::reply::unexpected;
 use crate::pg::types::{Encoded, ToSql, Type};
@@ -90,6 +90,8 @@ pub struct CopyOut<'c> {
     reply: CopyReply,
     /// True once ReadyForQuery arrived: the COPY is over and the connection free.
     done: bool,
+    /// The busy-poll window while rows stream in (`io.rs`, "Waiting for the reply").
+    busy: BusyPoll,
 }
 
 impl CopyOut<'_> {
@@ -102,12 +104,17 @@ impl CopyOut<'_> {
         }
         let reply = &mut self.reply;
         let conn = &mut *self.conn;
+        let busy = &mut self.busy;
         let ended = poll_fn(|cx| loop {
             let message = match conn.poll_message(cx) {
                 Poll::Ready(Ok(message)) => message,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(conn.explain_hangup(e))),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    busy.before_pending(conn.config.busy_poll, cx);
+                    return Poll::Pending;
+                }
             };
+            busy.progressed();
             match conn.route(message, reply) {
                 Ok(Routed::Ready) => return Poll::Ready(Ok(true)),
                 Ok(_) if reply.chunk.is_some() => return Poll::Ready(Ok(false)),
@@ -370,7 +377,7 @@ impl Connection {
         self.settle().await?;
         self.encode_request(|buf| frontend::query(sql, buf).map_err(|e| PgError::Config(e.to_string())))?;
         self.flush().await?;
-        Ok(CopyOut { conn: self, reply: CopyReply::default(), done: false })
+        Ok(CopyOut { conn: self, reply: CopyReply::default(), done: false, busy: BusyPoll::default() })
     }
 
     /// Starts `COPY ... FROM STDIN` and returns the sink for its data, once the server is

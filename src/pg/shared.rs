@@ -46,14 +46,13 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use rasgi_executor::sync::{mpsc, oneshot};
 
 use crate::pg::conn::{Connection, QueryResult};
 use crate::pg::error::PgError;
 use crate::pg::frontend::write_bind_execute;
-use crate::pg::io::Routed;
+use crate::pg::io::{BusyPoll, Routed};
 use crate::pg::pipeline::Pipeline;
 use crate::pg::reply::Executed;
 use crate::pg::types::ToSql;
@@ -143,17 +142,22 @@ struct Driver {
     unprepared: Option<Job>,
     /// True once every handle is gone and the queue is empty.
     finished: bool,
-    /// Until when a poll that finds no reply wakes the driver again instead of letting the
-    /// loop sleep: the round trip's busy-poll window (see `io.rs`, "Waiting for the reply"),
-    /// reopened by every query sent and every reply message received, and used only while
-    /// something is in flight.
-    poll_until: Option<Instant>,
+    /// The round trip's busy-poll window (see `io.rs`, "Waiting for the reply"), reopened by
+    /// every query sent and every reply message received, and used only while something is
+    /// in flight.
+    busy: BusyPoll,
 }
 
 /// The driver task.
 async fn drive(conn: Connection, queue: mpsc::Receiver<Job>) {
-    let driver =
-        Driver { conn, queue, in_flight: VecDeque::new(), unprepared: None, finished: false, poll_until: None };
+    let driver = Driver {
+        conn,
+        queue,
+        in_flight: VecDeque::new(),
+        unprepared: None,
+        finished: false,
+        busy: BusyPoll::default(),
+    };
     driver.run().await;
 }
 
@@ -261,17 +265,13 @@ impl Driver {
         }
         // 4. Replies are due: inside the window, come back on the loop's next turn rather
         //    than let it sleep (the socket's waker is registered either way).
-        let window = conn.config.busy_poll;
-        if !self.in_flight.is_empty() && !window.is_zero() {
-            let now = Instant::now();
-            if progressed || self.poll_until.is_none() {
-                self.poll_until = Some(now + window);
-            }
-            if self.poll_until.is_some_and(|until| now < until) {
-                cx.waker().wake_by_ref();
-            }
+        if self.in_flight.is_empty() {
+            self.busy.close();
         } else {
-            self.poll_until = None;
+            if progressed {
+                self.busy.progressed();
+            }
+            self.busy.before_pending(conn.config.busy_poll, cx);
         }
         Poll::Pending
     }
