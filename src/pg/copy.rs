@@ -106,15 +106,11 @@ impl CopyOut<'_> {
         let conn = &mut *self.conn;
         let busy = &mut self.busy;
         let ended = poll_fn(|cx| loop {
-            let message = match conn.poll_message(cx) {
+            let message = match conn.poll_reply_message(cx, busy) {
                 Poll::Ready(Ok(message)) => message,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(conn.explain_hangup(e))),
-                Poll::Pending => {
-                    busy.before_pending(conn.config.busy_poll, cx);
-                    return Poll::Pending;
-                }
+                Poll::Pending => return Poll::Pending,
             };
-            busy.progressed();
             match conn.route(message, reply) {
                 Ok(Routed::Ready) => return Poll::Ready(Ok(true)),
                 Ok(_) if reply.chunk.is_some() => return Poll::Ready(Ok(false)),

@@ -245,9 +245,9 @@ pub(crate) struct BusyPoll {
 }
 
 impl BusyPoll {
-    /// Something happened on the connection: the next wait reopens the window. (A flag, not
-    /// a clock read: this runs once per message, and 100,000 clock reads would cost a
-    /// bulk query more than its window saves.)
+    /// Something happened on the connection: the next wait reopens the window. A flag, not
+    /// a clock read: this runs once per message, 100,000 times for a bulk query, and the
+    /// clock is read only when a wait finds nothing.
     pub(crate) fn progressed(&mut self) {
         self.progressed = true;
     }
@@ -285,8 +285,8 @@ pub(crate) struct RoundTrip<'c, R> {
     reply: Option<R>,
     /// Where the exchange is.
     state: State,
-    /// The busy-poll window, opened once the request is written and reopened by every reply
-    /// message (see "Waiting for the reply").
+    /// The busy-poll window, opened by the first read that finds nothing after the request
+    /// is written and reopened by every reply message (see "Waiting for the reply").
     busy: BusyPoll,
 }
 
@@ -353,21 +353,16 @@ impl<R: Reply + Unpin> Future for RoundTrip<'_, R> {
                         let reply = this.reply.take().ok_or_else(|| PgError::protocol("reply already taken"));
                         return Poll::Ready(reply);
                     }
-                    let message = match this.conn.poll_message(cx) {
+                    let message = match this.conn.poll_reply_message(cx, &mut this.busy) {
                         Poll::Ready(Ok(message)) => message,
-                        // Nothing buffered, and the reactor holds our waker. Inside the
-                        // window, wake ourselves too: the loop then polls its sockets without
-                        // sleeping and comes back here on its next turn.
-                        Poll::Pending => {
-                            this.busy.before_pending(this.conn.config.busy_poll, cx);
-                            return Poll::Pending;
-                        }
+                        // Nothing buffered, and the reactor holds our waker (and, inside the
+                        // busy-poll window, so does the loop's ready queue).
+                        Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(e)) => {
                             this.state = State::Done;
                             return Poll::Ready(Err(this.conn.explain_hangup(e)));
                         }
                     };
-                    this.busy.progressed();
                     if let Err(e) = this.handle(message) {
                         this.state = State::Done;
                         return Poll::Ready(Err(this.conn.fail(e)));
@@ -554,6 +549,23 @@ impl Connection {
             }
             ready!(self.poll_fill(cx, needed))?;
         }
+    }
+
+    /// [`Connection::poll_message`] for a wait for replies: a message reopens the busy-poll
+    /// window, and finding none wakes the task again while the window is open (see "Waiting
+    /// for the reply"). The round trip and `COPY ... TO STDOUT` read through this.
+    pub(crate) fn poll_reply_message(
+        &mut self,
+        cx: &mut Context<'_>,
+        busy: &mut BusyPoll,
+    ) -> Poll<Result<Message, PgError>> {
+        let polled = self.poll_message(cx);
+        match polled {
+            Poll::Ready(Ok(_)) => busy.progressed(),
+            Poll::Pending => busy.before_pending(self.config.busy_poll, cx),
+            Poll::Ready(Err(_)) => {}
+        }
+        polled
     }
 
     /// Awaits the next message (used by startup, which has no `Reply`).
