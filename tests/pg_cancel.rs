@@ -96,9 +96,12 @@ fn the_cancel_itself_is_bounded() {
         // A server that stops answering after the cancel: simulate with a query that ignores
         // cancellation for a while (a cancel is only acted on at interrupt checks; pg_sleep
         // in a subtransaction that catches the 57014 and sleeps again keeps it busy).
+        // The query timeout leaves the backend time to reach the handler even on a loaded
+        // machine: a cancel that lands while the DO block is still being compiled is acted
+        // on at once (a `cancelled: true` timeout, the other test's case, not this one).
         let config = Config::from_url(&cluster.url())
             .unwrap()
-            .query_timeout(Some(Duration::from_millis(100)))
+            .query_timeout(Some(Duration::from_millis(400)))
             .cancel_timeout(Duration::from_millis(300));
         let mut conn = Connection::connect_with(&config).await.unwrap();
         let stubborn = "DO $$ BEGIN
